@@ -1,0 +1,27 @@
+//! Command-line arguments (clap derive), kept apart from the commands that act on them.
+
+use clap::{Parser, Subcommand};
+
+/// keelson: a Flux-compatible GitOps engine for Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "keelson", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// keelson's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print keelson's version.
+    Version(VersionArgs),
+}
+
+/// Arguments of `keelson version`.
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    /// Print only the version number.
+    #[arg(long)]
+    pub short: bool,
+}

@@ -1,0 +1,26 @@
+# Shared definitions for the test-environment scripts. Source it; do not run it.
+# Paths (override by environment):
+#   KEELSON_CACHE        ~/.cache/keelson            build cache root
+#   KEELSON_TESTENV_RUN  ~/.cache/keelson/run        state of the running control plane
+#                                                    (kubeconfig, certs, pids, logs)
+testenv_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=/dev/null
+source "$testenv_dir/versions.env"
+KEELSON_CACHE=${KEELSON_CACHE:-$HOME/.cache/keelson}
+KEELSON_TESTENV_RUN=${KEELSON_TESTENV_RUN:-$KEELSON_CACHE/run}
+
+# Each tool is cached under a key made of its line in tools.txt and its go.mod/go.sum, so changing
+# one pin rebuilds one tool (after changing build flags in build.sh, delete
+# ~/.cache/keelson/testenv/tools). The bin directory, keyed by all pins together, holds symlinks to
+# the tools' binaries.
+tool_hash() { # tool name
+  (cd "$testenv_dir" && grep -E "^$1[[:space:]]" tools.txt && cat "go/$1/go.mod" "go/$1/go.sum") \
+    | sha256sum | cut -c1-16
+}
+testenv_hash() {
+  (cd "$testenv_dir" && cat versions.env tools.txt go/*/go.mod go/*/go.sum) | sha256sum | cut -c1-16
+}
+KEELSON_TESTENV_BIN=${KEELSON_TESTENV_BIN:-$KEELSON_CACHE/testenv/$(testenv_hash)/bin}
+
+log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
