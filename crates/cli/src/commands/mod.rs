@@ -1,0 +1,13 @@
+//! One module per command; each exposes `run`, which returns the process exit code.
+
+mod version;
+
+use crate::Exit;
+use crate::args::{Cli, Command};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Version(args) => version::run(&args),
+    }
+}
