@@ -98,6 +98,70 @@ pub async fn client() -> Client {
     client
 }
 
+/// The root of the keelson workspace (the directory holding `Cargo.toml` and `testenv/`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .and_then(|crates| crates.parent())
+        .map_or(manifest.clone(), PathBuf::from)
+}
+
+/// The team's shared folder (`../shared` beside the repository, or `$KEELSON_SHARED`), which
+/// holds the test corpus.
+///
+/// # Panics
+/// If the folder does not exist.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("KEELSON_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"));
+    assert!(
+        dir.is_dir(),
+        "the shared folder {} is missing (set KEELSON_SHARED to its path)",
+        dir.display()
+    );
+    dir
+}
+
+/// The path of a tool built by `testenv/build.sh` (a reference tool such as `kustomize`, `helm`,
+/// `sops`, `age`, `kubeconform`, `gitleaks`, `flux`, or a control-plane binary).
+///
+/// Uses `$KEELSON_TESTENV_BIN` if set, else asks `testenv/build.sh --print-bin`.
+///
+/// # Panics
+/// If the tool has not been built; the message says how to build it.
+pub fn tool(name: &str) -> PathBuf {
+    let bin = match std::env::var_os("KEELSON_TESTENV_BIN") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let script = workspace_root().join("testenv/build.sh");
+            let output = std::process::Command::new("bash")
+                .arg(&script)
+                .arg("--print-bin")
+                .output();
+            match output {
+                Ok(out) if out.status.success() => {
+                    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
+                }
+                Ok(out) => panic!(
+                    "{} --print-bin failed: {}",
+                    script.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+                Err(err) => panic!("running {}: {err}", script.display()),
+            }
+        }
+    };
+    let path = bin.join(name);
+    assert!(
+        path.exists(),
+        "reference tool {name} is not built ({} missing); run `testenv/build.sh`",
+        path.display()
+    );
+    path
+}
+
 /// A namespace of its own for one test, deleted when dropped.
 ///
 /// The name is `<prefix>-<random>` so that parallel tests and repeated runs never collide.
