@@ -125,7 +125,10 @@ fn comment_lines(out: &mut String, c: &str) {
 /// Writes INI text the way go-ini's `WriteTo` does (aligned `=`, blank line after sections).
 pub fn emit(b: &Branch) -> Result<String, String> {
     let mut out = String::new();
-    for (name, value) in b.entries() {
+    for (n, (name, value)) in b.entries().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
         let Value::Map(keys) = value else {
             return Err("section values should always be mappings".to_string());
         };
@@ -170,7 +173,6 @@ pub fn emit(b: &Branch) -> Result<String, String> {
             }
             idx += 1;
         }
-        out.push('\n');
     }
     Ok(out)
 }

@@ -259,7 +259,16 @@ pub fn encrypt(
     if format != Format::Binary && format::has_metadata(&tree, format) {
         return Err(Error::AlreadyEncrypted);
     }
-    let metadata = encrypt_tree(&mut tree, settings)?;
+    let metadata = if format == Format::Binary {
+        // The binary store has one value that is always encrypted: sops ignores the rules.
+        let settings = EncryptSettings {
+            rules: Rules::default(),
+            ..settings.clone()
+        };
+        encrypt_tree(&mut tree, &settings)?
+    } else {
+        encrypt_tree(&mut tree, settings)?
+    };
     format::emit_encrypted(&tree, &metadata, format, opts)
 }
 
