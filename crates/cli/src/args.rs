@@ -16,6 +16,8 @@ pub struct Cli {
 pub enum Command {
     /// Print keelson's version.
     Version(VersionArgs),
+    /// Encrypt or decrypt files in the sops format with age keys.
+    Sops(Box<crate::commands::sops::SopsArgs>),
 }
 
 /// Arguments of `keelson version`.

@@ -106,17 +106,16 @@ impl Config {
             }
         }
         if let Some(Value::Map(stores)) = root.get("stores") {
-            if let Some(Value::Map(y)) = stores.get("yaml") {
-                if let Some(Value::Int(n)) = y.get("indent") {
-                    if *n > 0 {
-                        config.stores.yaml_indent = *n as usize;
-                    }
-                }
+            if let Some(Value::Map(y)) = stores.get("yaml")
+                && let Some(Value::Int(n)) = y.get("indent")
+                && *n > 0
+            {
+                config.stores.yaml_indent = *n as usize;
             }
-            if let Some(Value::Map(j)) = stores.get("json") {
-                if let Some(Value::Int(n)) = j.get("indent") {
-                    config.stores.json_indent = usize::try_from(*n).ok();
-                }
+            if let Some(Value::Map(j)) = stores.get("json")
+                && let Some(Value::Int(n)) = j.get("indent")
+            {
+                config.stores.json_indent = usize::try_from(*n).ok();
             }
         }
         Ok(config)

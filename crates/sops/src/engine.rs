@@ -68,10 +68,9 @@ impl Selector {
             .unencrypted_suffix
             .as_deref()
             .filter(|s| !s.is_empty())
+            && path.iter().any(|k| k.ends_with(suffix))
         {
-            if path.iter().any(|k| k.ends_with(suffix)) {
-                encrypted = false;
-            }
+            encrypted = false;
         }
         if let Some(suffix) = self
             .rules
@@ -81,18 +80,18 @@ impl Selector {
         {
             encrypted = path.iter().any(|k| k.ends_with(suffix));
         }
-        if let Some(re) = &self.unencrypted_regex {
-            if path.iter().any(|k| re.is_match(k)) {
-                encrypted = false;
-            }
+        if let Some(re) = &self.unencrypted_regex
+            && path.iter().any(|k| re.is_match(k))
+        {
+            encrypted = false;
         }
         if let Some(re) = &self.encrypted_regex {
             encrypted = path.iter().any(|k| re.is_match(k));
         }
-        if let Some(re) = &self.unencrypted_comment_regex {
-            if stack.iter().flatten().any(|c| re.is_match(c)) {
-                encrypted = false;
-            }
+        if let Some(re) = &self.unencrypted_comment_regex
+            && stack.iter().flatten().any(|c| re.is_match(c))
+        {
+            encrypted = false;
         }
         if let Some(re) = &self.encrypted_comment_regex {
             encrypted = false;
@@ -243,10 +242,8 @@ impl Walker<'_> {
                 false
             };
             self.walk_value(item, path, stack)?;
-            if !is_comment {
-                if let Some(top) = stack.last_mut() {
-                    top.clear();
-                }
+            if !is_comment && let Some(top) = stack.last_mut() {
+                top.clear();
             }
         }
         stack.pop();

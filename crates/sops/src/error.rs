@@ -7,14 +7,14 @@ use crate::metadata::MetadataError;
 /// Why a sops file could not be read, decrypted or encrypted.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Context: the file (or document) the error happened in.
-    #[error("{file}: {source}")]
+    /// Context: the file (or document) the error happened in. Its message includes the inner
+    /// error's, so the inner error is not repeated as a source.
+    #[error("{file}: {error}")]
     InFile {
         /// The file name or description given by the caller.
         file: String,
         /// What went wrong.
-        #[source]
-        source: Box<Error>,
+        error: Box<Error>,
     },
     /// The input does not parse in its format.
     #[error("failed to parse {format}: {message}")]
@@ -125,7 +125,7 @@ impl Error {
     pub fn in_file(self, file: impl Into<String>) -> Error {
         Error::InFile {
             file: file.into(),
-            source: Box::new(self),
+            error: Box::new(self),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command; each exposes `run`, which returns the process exit code.
 
+pub(crate) mod sops;
 mod version;
 
 use crate::Exit;
@@ -9,5 +10,6 @@ use crate::args::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Version(args) => version::run(&args),
+        Command::Sops(args) => sops::run(&args),
     }
 }

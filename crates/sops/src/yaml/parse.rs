@@ -1172,13 +1172,12 @@ pub fn resolve(s: &str) -> Value {
     }
     let first = s.as_bytes()[0];
     if first == b'.' {
-        if let Ok(f) = s.parse::<f64>() {
-            if s[1..]
+        if let Ok(f) = s.parse::<f64>()
+            && s[1..]
                 .bytes()
                 .all(|b| b.is_ascii_digit() || matches!(b, b'e' | b'E' | b'+' | b'-'))
-            {
-                return Value::Float(f);
-            }
+        {
+            return Value::Float(f);
         }
         return Value::Str(s.to_string());
     }
@@ -1192,10 +1191,10 @@ pub fn resolve(s: &str) -> Value {
     if let Some(i) = go_parse_int(&plain) {
         return Value::Int(i);
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(s.to_string())
 }
