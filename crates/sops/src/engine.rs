@@ -149,11 +149,10 @@ impl Walker<'_> {
 
     fn hash_value(&mut self, encrypted: bool, v: &Value) {
         if !self.selector.rules.mac_only_encrypted || encrypted {
+            // A sequence item that decrypts to a comment (sops stores comments inside lists as
+            // encrypted items) is not hashed: `mac_bytes` is `None` for comments.
             if let Some(bytes) = v.mac_bytes() {
                 self.hash.update(bytes);
-            } else if let Value::Comment(c) = v {
-                // A value that decrypted to a comment (sops' list-comment quirk) is hashed.
-                self.hash.update(c.value.as_bytes());
             }
         }
     }

@@ -163,6 +163,10 @@ data:
   unicode: "héllo ✓"
 "#;
 
+/// Comment placements that exercise sops' quirks: comments inside lists (stored as encrypted
+/// list items), comments opening nested blocks and mapping items, line comments on collections.
+const YAML_COMMENTS: &str = "# head\nl:\n  # before item\n  - a: 1\n    b: 2\n  # second\n  - c: 3 # inl\n  - x\n  # third\n  - # weird\n    d: 4\nserviceAccount:\n  # opens the block\n  create: true\n  # foot of block\n# head of next\nschema:\n  configs:\n    # lost by go-yaml\n    - from: \"2026-06-23\"  # adjust\n      store: tsdb\nextraEnv: {}\n  # - name: X\n\n# trailing\n";
+
 const YAML_MULTI: &str = "a: 1\nsecret: s1\n---\nb: two\nsecret: s2\n";
 
 const JSON: &str = r#"{
@@ -252,6 +256,11 @@ fn inputs() -> Vec<(Format, &'static str, Vec<u8>)> {
     vec![
         (Format::Yaml, "secret.yaml", YAML.as_bytes().to_vec()),
         (Format::Yaml, "multi.yaml", YAML_MULTI.as_bytes().to_vec()),
+        (
+            Format::Yaml,
+            "comments.yaml",
+            YAML_COMMENTS.as_bytes().to_vec(),
+        ),
         (Format::Json, "secret.json", JSON.as_bytes().to_vec()),
         (Format::Dotenv, "secret.env", DOTENV.as_bytes().to_vec()),
         (Format::Ini, "secret.ini", INI.as_bytes().to_vec()),

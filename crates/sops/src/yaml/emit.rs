@@ -94,7 +94,6 @@ impl Emitter {
                         for c in head.drain(..) {
                             self.comment_line(col, &c);
                         }
-                        self.pad(col);
                     }
                     for c in head.drain(..) {
                         self.comment_line(col, &c);
@@ -153,25 +152,34 @@ impl Emitter {
     fn seq(&mut self, items: &[Value], col: usize) {
         let mut head: Vec<Comment> = Vec::new();
         let mut inline: Vec<Comment> = Vec::new();
+        let mut first = true;
         for item in items {
             match item {
                 Value::Comment(c) if c.inline => inline.push(c.clone()),
                 Value::Comment(c) => head.push(c.clone()),
                 value => {
-                    for c in head.drain(..) {
+                    // sops hoists the comments that open a mapping item above its "- " line
+                    // (go-yaml head comment of the item). For the first item, go-yaml then
+                    // loses the sequence's own opening comments.
+                    let (own, rest) = split_leading_comments(value);
+                    if first && !own.is_empty() {
+                        head.clear();
+                    }
+                    first = false;
+                    for c in head.drain(..).chain(own) {
                         self.comment_line(col, &c);
                     }
                     self.pad(col);
                     self.out.push_str("- ");
                     let comments = std::mem::take(&mut inline);
-                    match value {
-                        Value::Map(b) if !Self::is_empty_collection(value) => {
+                    match &rest {
+                        Value::Map(b) if !Self::is_empty_collection(&rest) => {
                             self.map_inner(b, col + 2, true);
                         }
-                        Value::Seq(inner) if !Self::is_empty_collection(value) => {
+                        Value::Seq(inner) if !Self::is_empty_collection(&rest) => {
                             self.seq_inline(inner, col + 2);
                         }
-                        _ => self.scalar(value, col + 2, &comments),
+                        _ => self.scalar(&rest, col + 2, &comments),
                     }
                 }
             }
@@ -353,6 +361,27 @@ impl Emitter {
         if chomp == "+" {
             // `split` above already produced the lines; nothing more to add.
         }
+    }
+}
+
+/// Splits the comments that open a mapping (before its first entry, not inline) from the rest.
+fn split_leading_comments(value: &Value) -> (Vec<Comment>, Value) {
+    match value {
+        Value::Map(b) => {
+            let n =
+                b.0.iter()
+                    .take_while(|i| matches!(i, Item::Comment(c) if !c.inline))
+                    .count();
+            let own = b.0[..n]
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Comment(c) => Some(c.clone()),
+                    Item::Entry(..) => None,
+                })
+                .collect();
+            (own, Value::Map(Branch(b.0[n..].to_vec())))
+        }
+        other => (Vec::new(), other.clone()),
     }
 }
 

@@ -479,8 +479,15 @@ impl Parser {
                     branch.0.push(Item::Comment(Comment::line(text)));
                 }
                 if nested {
-                    // Comments between the key and its value belong before the entry.
-                    branch.0.extend(self.take_pending());
+                    // Comments between the key and its value: those indented like the value
+                    // open the nested block (go-yaml: head comment of its first entry); the
+                    // shallower ones before them stay before the entry.
+                    let shallow = self.pending.iter().take_while(|p| p.col < c).count();
+                    branch.0.extend(
+                        self.pending
+                            .drain(..shallow)
+                            .map(|p| Item::Comment(Comment::line(p.text))),
+                    );
                     let v = self.block_node(indent as i64, c)?;
                     let v = apply_tag(tag.as_deref(), v);
                     self.register(anchor, &v);
