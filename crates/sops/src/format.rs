@@ -93,7 +93,17 @@ fn text(input: &[u8], format: Format) -> Result<&str, Error> {
 pub fn load_plain(input: &[u8], format: Format) -> Result<Tree, Error> {
     let branches = match format {
         Format::Yaml => {
-            yaml::parse::parse(text(input, format)?).map_err(|e| parse_err(format, e))?
+            let text = text(input, format)?;
+            // Like sops (go-yaml's decoder reports EOF): a stream without any document is an
+            // error, not an empty file.
+            let has_content = text.lines().any(|l| {
+                let t = l.trim();
+                !t.is_empty() && !t.starts_with('#')
+            });
+            if !has_content {
+                return Err(parse_err(format, "the file contains no YAML document"));
+            }
+            yaml::parse::parse(text).map_err(|e| parse_err(format, e))?
         }
         Format::Json => vec![json::parse(text(input, format)?).map_err(|e| parse_err(format, e))?],
         Format::Dotenv => {

@@ -232,6 +232,11 @@ impl Emitter {
     }
 
     fn key(&mut self, key: &str) {
+        if key == "<<" {
+            // go-yaml resolves `<<` to the merge tag and prints the tag when it re-emits it.
+            self.out.push_str("!!merge <<");
+            return;
+        }
         let style = string_style(key, true);
         self.write_string(key, style, 0);
     }

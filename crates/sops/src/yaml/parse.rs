@@ -248,6 +248,15 @@ impl Parser {
     fn at_map_key(&self) -> bool {
         let mut i = self.pos;
         let get = |i: usize| self.chars.get(i).copied();
+        // Properties (`!!merge <<:`, `&anchor key:`) may precede a key.
+        while matches!(get(i), Some('!' | '&')) {
+            while !is_blank(get(i)) {
+                i += 1;
+            }
+            while matches!(get(i), Some(' ' | '\t')) {
+                i += 1;
+            }
+        }
         match get(i) {
             Some('"') | Some('\'') => {
                 let q = get(i).unwrap_or('"');
@@ -300,7 +309,14 @@ impl Parser {
     /// Parses a block node whose first character is at the cursor (column `col`), inside a
     /// parent block with indentation `parent`.
     fn block_node(&mut self, parent: i64, col: usize) -> Result<Value> {
-        // Properties.
+        if self.at_seq_entry() {
+            return self.block_seq(col);
+        }
+        // Properties before a key on the same line belong to the key.
+        if self.at_map_key() {
+            return self.block_map(col);
+        }
+        // Properties of the node.
         let (anchor, tag) = self.properties()?;
         if anchor.is_some() || tag.is_some() {
             self.skip_spaces();
@@ -479,15 +495,9 @@ impl Parser {
                     branch.0.push(Item::Comment(Comment::line(text)));
                 }
                 if nested {
-                    // Comments between the key and its value: those indented like the value
-                    // open the nested block (go-yaml: head comment of its first entry); the
-                    // shallower ones before them stay before the entry.
-                    let shallow = self.pending.iter().take_while(|p| p.col < c).count();
-                    branch.0.extend(
-                        self.pending
-                            .drain(..shallow)
-                            .map(|p| Item::Comment(Comment::line(p.text))),
-                    );
+                    // Comments between the key and its value open the nested block, whatever
+                    // their column (go-yaml: head comment of its first entry); they stay pending
+                    // for the nested block to take.
                     let v = self.block_node(indent as i64, c)?;
                     let v = apply_tag(tag.as_deref(), v);
                     self.register(anchor, &v);
@@ -528,6 +538,8 @@ impl Parser {
     }
 
     fn map_key(&mut self) -> Result<String> {
+        // Key properties are accepted and dropped (sops keeps keys as plain strings).
+        let _ = self.properties()?;
         let key = match self.peek() {
             Some('"') => self.double_quoted(-1)?,
             Some('\'') => self.single_quoted(-1)?,
@@ -627,7 +639,12 @@ impl Parser {
             }
             items.push(v);
         }
-        items.extend(self.take_foot(indent).into_iter().map(Value::Comment));
+        // An indentless sequence (`key:` then `- item` at the key's column) is followed by a
+        // sibling key at its own column: the comments before that key are the key's (go-yaml).
+        let sibling_follows = self.peek().is_some() && self.col() == indent;
+        if !sibling_follows {
+            items.extend(self.take_foot(indent).into_iter().map(Value::Comment));
+        }
         Ok(Value::Seq(items))
     }
 
