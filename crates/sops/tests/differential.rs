@@ -611,3 +611,60 @@ fn yaml_indent_from_sops_config_matches() {
         );
     }
 }
+
+#[test]
+fn comment_regex_rules_from_creation_rules() {
+    let tmp = TempDir::new("comment-regex");
+    let k1 = keygen(&tmp.0, "k1");
+    let config_text = format!(
+        "creation_rules:\n  - path_regex: enc\\.yaml$\n    encrypted_comment_regex: sops:enc\n    age: {r}\n  - path_regex: unenc\\.yaml$\n    unencrypted_comment_regex: sops:plain\n    age: {r}\n",
+        r = k1.recipient
+    );
+    std::fs::write(tmp.0.join(".sops.yaml"), &config_text).unwrap();
+    let config = keelson_sops::config::Config::parse(&config_text).unwrap();
+    let plain =
+        "a: 1\n# sops:enc\nb: secret\nc: clear\nlist:\n  # sops:enc\n  - x\n  - y\n# other\nd: 2\n";
+    for (file, text) in [
+        ("enc.yaml", plain.to_string()),
+        ("unenc.yaml", plain.replace("sops:enc", "sops:plain")),
+    ] {
+        std::fs::write(tmp.0.join(file), &text).unwrap();
+        let theirs = sops(&tmp.0, None, &["--encrypt", file]).unwrap();
+        std::fs::write(tmp.0.join("theirs.yaml"), &theirs).unwrap();
+        let reference = sops(&tmp.0, Some(&k1.file), &["--decrypt", "theirs.yaml"]).unwrap();
+        let ours_plain =
+            keelson_sops::decrypt(&theirs, Format::Yaml, &k1.ids, &StoreOptions::default())
+                .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ours_plain),
+            String::from_utf8_lossy(&reference),
+            "{file}"
+        );
+        let settings = config.settings_for(file).unwrap();
+        let ours = keelson_sops::encrypt(
+            text.as_bytes(),
+            Format::Yaml,
+            &settings,
+            &StoreOptions::default(),
+        )
+        .unwrap();
+        // Same values encrypted as sops chose.
+        let mask = |b: &[u8]| {
+            let s = String::from_utf8_lossy(b).into_owned();
+            let end = s.find("\nsops:").unwrap();
+            let mut out = String::new();
+            let mut rest = &s[..end];
+            while let Some(i) = rest.find("ENC[") {
+                out.push_str(&rest[..i]);
+                out.push('X');
+                rest = &rest[i + rest[i..].find(']').unwrap() + 1..];
+            }
+            out.push_str(rest);
+            out
+        };
+        assert_eq!(mask(&ours), mask(&theirs), "{file}");
+        std::fs::write(tmp.0.join("ours.yaml"), &ours).unwrap();
+        let by_sops = sops(&tmp.0, Some(&k1.file), &["--decrypt", "ours.yaml"]).unwrap();
+        assert_eq!(by_sops, reference, "{file}");
+    }
+}
