@@ -22,6 +22,8 @@ while read -r name module var pkgs; do
     [[ -x "$tooldir/$bin" ]] || missing+=("$pair")
     ln -sfn "$tooldir/$bin" "$KEELSON_TESTENV_BIN/$bin"
   done
+  if [[ "$name" == kwok && ! -f "$tooldir/kwok-stages.yaml" ]]; then missing+=(stages); fi
+  [[ "$name" == kwok ]] && ln -sfn "$tooldir/kwok-stages.yaml" "$KEELSON_TESTENV_BIN/kwok-stages.yaml"
   if ((${#missing[@]} == 0)); then continue; fi
   ldflags="-s -w"
   case "$name" in
@@ -36,15 +38,46 @@ while read -r name module var pkgs; do
     kubeconform) ldflags+=" -X main.version=$version" ;;
     gitleaks) ldflags+=" -X github.com/zricethezav/gitleaks/v8/version.Version=$version" ;;
   esac
+  modflags=()
+  if [[ "$name" == flux ]]; then
+    # The flux CLI embeds install manifests that its release process generates; they are not in
+    # the module. Build from a copy of the module with an empty manifest set: `flux install` is
+    # not used here, every other command works.
+    moddir=$(cd "$testenv_dir/go/flux" && go list -m -f '{{.Dir}}' github.com/fluxcd/flux2/v2)
+    src=$KEELSON_CACHE/testenv/src/flux-$version
+    if [[ ! -d "$src" ]]; then
+      rm -rf "$src.tmp" && mkdir -p "$(dirname "$src")"
+      cp -r "$moddir" "$src.tmp" && chmod -R u+w "$src.tmp"
+      mkdir -p "$src.tmp/cmd/flux/manifests"
+      echo "# placeholder: built without the release's install manifests" > "$src.tmp/cmd/flux/manifests/placeholder.yaml"
+      mv "$src.tmp" "$src"
+    fi
+    (cd "$testenv_dir/go/flux" && sed '/^replace github.com\/fluxcd\/flux2/d' go.mod > "$src.mod" \
+      && echo "replace github.com/fluxcd/flux2/v2 => $src" >> "$src.mod" && cp go.sum "$src.sum")
+    modflags=(-modfile "$src.mod")
+  fi
   for pair in "${missing[@]}"; do
+    [[ "$pair" == stages ]] && continue
     bin=${pair%%=*} pkg=${pair#*=}
     log "building $bin ($module $version) — the first build takes minutes"
     start=$SECONDS
     tmp="$tooldir/.$bin.tmp"
-    (cd "$testenv_dir/go/$name" && go build -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") \
+    (cd "$testenv_dir/go/$name" && go build -trimpath "${modflags[@]}" -ldflags "$ldflags" -o "$tmp" "$pkg") \
       || die "building $bin failed"
     mv "$tmp" "$tooldir/$bin"
     log "built $bin in $((SECONDS - start))s"
   done
+  if [[ "$name" == kwok ]]; then
+    # kwok needs Stage configurations to drive nodes and pods; take the ones its module ships
+    # (fast node initialisation, lease heartbeats, fast pod lifecycle) from the module cache.
+    src=$(cd "$testenv_dir/go/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+    for stage in node/fast node/heartbeat-with-lease pod/fast; do
+      for f in "$src/$stage"/*.yaml; do
+        [[ "$(basename "$f")" == kustomization.yaml ]] && continue
+        cat "$f"; echo "---"
+      done
+    done > "$tooldir/.kwok-stages.yaml.tmp"
+    mv "$tooldir/.kwok-stages.yaml.tmp" "$tooldir/kwok-stages.yaml"
+  fi
 done < "$testenv_dir/tools.txt"
 log "tools ready in $KEELSON_TESTENV_BIN"

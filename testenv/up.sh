@@ -3,13 +3,15 @@
 # kube-scheduler and kwok (fake nodes and pod lifecycle), all with TLS on free ports.
 # Writes the admin kubeconfig to $KEELSON_TESTENV_RUN/kubeconfig (default
 # ~/.cache/keelson/run/kubeconfig). Idempotent: if the recorded control plane answers, does nothing.
-# Usage: testenv/up.sh [--nodes N]
+# Usage: testenv/up.sh [--nodes N] [--check]   (--check: exit 0 if the control plane is up, 1 if not)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 nodes=${KEELSON_TESTENV_NODES:-3}
+check=false
 while (($#)); do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
+    --check) check=true; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -22,10 +24,11 @@ readyz() {
   curl -fsS --max-time 3 --cacert "$run/pki/ca.crt" --cert "$run/pki/admin.crt" --key "$run/pki/admin.key" \
     "$(cat "$run/server" 2>/dev/null)/readyz" >/dev/null 2>&1
 }
-if [[ -f "$run/server" ]] && readyz; then
-  log "control plane already up: $kubeconfig"
+if [[ -f "$run/server" && -f "$kubeconfig" ]] && readyz; then
+  $check || log "control plane already up: $kubeconfig"
   exit 0
 fi
+$check && exit 1
 if [[ -d "$run/pids" ]]; then
   log "stale state in $run: stopping what is left of it"
   "$testenv_dir/down.sh" || true
@@ -174,7 +177,7 @@ start kube-scheduler "$bin/kube-scheduler" \
   --authentication-kubeconfig "$run/scheduler.kubeconfig" \
   --authorization-kubeconfig "$run/scheduler.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false --v 1
-start kwok "$bin/kwok" --kubeconfig "$run/kwok.kubeconfig" \
+start kwok "$bin/kwok" --kubeconfig "$run/kwok.kubeconfig" --config "$bin/kwok-stages.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
   --node-ip 10.0.0.1 --cidr 10.0.1.0/24 --node-lease-duration-seconds 40 \
   --server-address "127.0.0.1:$kwok_port"

@@ -167,6 +167,7 @@ pub fn tool(name: &str) -> PathBuf {
 /// The name is `<prefix>-<random>` so that parallel tests and repeated runs never collide.
 pub struct TestNamespace {
     client: Client,
+    config: Config,
     name: String,
     keep: bool,
 }
@@ -177,6 +178,7 @@ impl TestNamespace {
     /// # Panics
     /// If the control plane is not up or the namespace cannot be created.
     pub async fn create(prefix: &str) -> Self {
+        let config = config().await;
         let client = client().await;
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let name = format!("{}-{}", sanitize(prefix), &suffix[..8]);
@@ -194,6 +196,7 @@ impl TestNamespace {
         }
         Self {
             client,
+            config,
             name,
             keep: std::env::var_os("KEELSON_KEEP_NAMESPACES").is_some(),
         }
@@ -228,9 +231,10 @@ impl Drop for TestNamespace {
             );
             return;
         }
-        // Drop cannot be async: issue the delete from a thread with its own runtime. Deletion is
-        // only requested; the namespace controller finalizes it in the background.
-        let client = self.client.clone();
+        // Drop cannot be async: issue the delete from a thread with its own runtime and its own
+        // client (the test's client is driven by the test's runtime, which this join blocks).
+        // Deletion is only requested; the namespace controller finalizes it in the background.
+        let config = self.config.clone();
         let name = self.name.clone();
         let handle = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -238,8 +242,12 @@ impl Drop for TestNamespace {
                 .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async {
-                    let api: Api<Namespace> = Api::all(client);
-                    let _ = api.delete(&name, &DeleteParams::background()).await;
+                    if let Ok(client) = Client::try_from(config) {
+                        let api: Api<Namespace> = Api::all(client);
+                        let params = DeleteParams::background();
+                        let delete = api.delete(&name, &params);
+                        let _ = tokio::time::timeout(Duration::from_secs(10), delete).await;
+                    }
                 });
             }
         });

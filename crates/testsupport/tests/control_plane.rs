@@ -23,7 +23,9 @@ async fn control_plane_is_real() {
     let own_ns = format!("{}-applied", ns.name());
     let applied = apply(
         &namespaces,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": own_ns}}),
+        // With at least one field of its own: SSA drops a manager whose field set is empty.
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": own_ns, "labels": {keelson_testsupport::TEST_LABEL: "true"}}}),
     )
     .await;
     let managers: Vec<_> = applied
