@@ -30,6 +30,8 @@ type Result<T> = std::result::Result<T, YamlError>;
 struct Pending {
     col: usize,
     text: String,
+    /// An empty line separates this comment from what precedes it.
+    blank_before: bool,
 }
 
 struct Parser {
@@ -138,6 +140,7 @@ impl Parser {
     /// the first content character of the next content line (after its indentation). Returns
     /// false at the end of input.
     fn next_content(&mut self) -> bool {
+        let mut blank = false;
         loop {
             if !self.at_line_start() {
                 self.skip_spaces();
@@ -157,11 +160,19 @@ impl Parser {
             self.skip_spaces();
             match self.peek() {
                 None => return false,
-                Some('\n' | '\r') => self.skip_eol(),
+                Some('\n' | '\r') => {
+                    blank = true;
+                    self.skip_eol();
+                }
                 Some('#') => {
                     let col = self.col();
                     let text = self.read_comment();
-                    self.pending.push(Pending { col, text });
+                    self.pending.push(Pending {
+                        col,
+                        text,
+                        blank_before: blank,
+                    });
+                    blank = false;
                     self.skip_eol();
                 }
                 Some(_) => return true,
@@ -527,10 +538,17 @@ impl Parser {
         Ok(Value::Map(branch))
     }
 
-    /// At the end of a block indented `indent`: the pending comments indented at least as far
-    /// (up to the first shallower one) are the block's foot comments.
+    /// At the end of a block indented `indent`: the first group of pending comment lines (up to
+    /// an empty line or a shallower comment) indented at least as far is the block's foot.
     fn take_foot(&mut self, indent: usize) -> Vec<Comment> {
-        let n = self.pending.iter().take_while(|p| p.col >= indent).count();
+        // Only the first group of comment lines is the foot (go-yaml): an empty line after it
+        // ends the foot, and what follows belongs to the enclosing block.
+        let n = self
+            .pending
+            .iter()
+            .enumerate()
+            .take_while(|(i, p)| p.col >= indent && (*i == 0 || !p.blank_before))
+            .count();
         self.pending
             .drain(..n)
             .map(|p| Comment::line(p.text))
