@@ -32,6 +32,8 @@ struct Pending {
     text: String,
     /// An empty line separates this comment from what precedes it.
     blank_before: bool,
+    /// A block closed before this comment without taking it as foot: it can no longer be one.
+    closed: bool,
 }
 
 struct Parser {
@@ -171,6 +173,7 @@ impl Parser {
                         col,
                         text,
                         blank_before: blank,
+                        closed: false,
                     });
                     blank = false;
                     self.skip_eol();
@@ -520,39 +523,55 @@ impl Parser {
                 }
                 continue;
             }
+            let flow = matches!(self.peek(), Some('[' | '{'));
             let (v, _) = self.inline_value(indent as i64)?;
-            let v = apply_tag(tag.as_deref(), v);
+            let mut v = apply_tag(tag.as_deref(), v);
             self.register(anchor, &v);
             let comment = self.end_of_line()?;
-            if let Some(text) = comment {
-                branch.0.push(Item::Comment(Comment {
+            match (comment, &mut v) {
+                // sops keeps the line comment of a collection value inside the collection, as
+                // its first (head) comment.
+                (Some(text), Value::Seq(items)) if flow => {
+                    items.insert(0, Value::Comment(Comment::line(text)));
+                }
+                (Some(text), Value::Map(b)) if flow => {
+                    b.0.insert(0, Item::Comment(Comment::line(text)));
+                }
+                (Some(text), _) => branch.0.push(Item::Comment(Comment {
                     value: text,
                     inline: true,
-                }));
+                })),
+                (None, _) => {}
             }
             branch.0.push(Item::Entry(key, v));
         }
         branch
             .0
-            .extend(self.take_foot(indent).into_iter().map(Item::Comment));
+            .extend(self.take_foot().into_iter().map(Item::Comment));
         Ok(Value::Map(branch))
     }
 
-    /// At the end of a block indented `indent`: the first group of pending comment lines (up to
-    /// an empty line or a shallower comment) indented at least as far is the block's foot.
-    fn take_foot(&mut self, indent: usize) -> Vec<Comment> {
-        // Only the first group of comment lines is the foot (go-yaml): an empty line after it
-        // ends the foot, and what follows belongs to the enclosing block.
+    /// At the end of a block: its foot comments, as go-yaml attaches them. Only the first group
+    /// of comment lines after the block (up to an empty line) can be a foot, and only its lines
+    /// indented deeper than the next token; they go to the innermost block that ends here (the
+    /// first caller). The other comments belong to what follows.
+    fn take_foot(&mut self) -> Vec<Comment> {
+        let next_col = if self.peek().is_some() { self.col() } else { 0 };
         let n = self
             .pending
             .iter()
             .enumerate()
-            .take_while(|(i, p)| p.col >= indent && (*i == 0 || !p.blank_before))
+            .take_while(|(i, p)| !p.closed && p.col > next_col && (*i == 0 || !p.blank_before))
             .count();
-        self.pending
+        let foot = self
+            .pending
             .drain(..n)
             .map(|p| Comment::line(p.text))
-            .collect()
+            .collect();
+        for p in &mut self.pending {
+            p.closed = true;
+        }
+        foot
     }
 
     fn map_key(&mut self) -> Result<String> {
@@ -657,12 +676,7 @@ impl Parser {
             }
             items.push(v);
         }
-        // An indentless sequence (`key:` then `- item` at the key's column) is followed by a
-        // sibling key at its own column: the comments before that key are the key's (go-yaml).
-        let sibling_follows = self.peek().is_some() && self.col() == indent;
-        if !sibling_follows {
-            items.extend(self.take_foot(indent).into_iter().map(Value::Comment));
-        }
+        items.extend(self.take_foot().into_iter().map(Value::Comment));
         Ok(Value::Seq(items))
     }
 
@@ -1452,8 +1466,15 @@ mod tests {
         let Some(Value::Map(inner)) = b.get("b") else {
             panic!()
         };
+        // go-yaml gives a foot comment to the innermost block that ends before it.
+        let Some(Value::Seq(d)) = inner.get("d") else {
+            panic!()
+        };
+        let Some(Value::Map(last)) = d.last() else {
+            panic!()
+        };
         assert_eq!(
-            inner.0.last(),
+            last.0.last(),
             Some(&Item::Comment(Comment::line(" foot of b")))
         );
         assert!(b.0.contains(&Item::Comment(Comment::line(" head of e"))));
