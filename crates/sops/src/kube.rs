@@ -140,7 +140,20 @@ pub fn decrypt_source(
     content: &[u8],
     identities: &Identities,
 ) -> Result<Option<Vec<u8>>, Error> {
-    let format = Format::from_path(std::path::Path::new(name));
+    decrypt_source_as(
+        Format::from_path(std::path::Path::new(name)),
+        content,
+        identities,
+    )
+}
+
+/// Like [`decrypt_source`] with an explicit format: Flux reads `envs` generator sources as
+/// dotenv whatever their name, and `files` sources by extension.
+pub fn decrypt_source_as(
+    format: Format,
+    content: &[u8],
+    identities: &Identities,
+) -> Result<Option<Vec<u8>>, Error> {
     let Ok((mut tree, metadata)) = crate::format::load_encrypted(content, format) else {
         return Ok(None);
     };

@@ -78,6 +78,17 @@ fn dotenv_sources_decrypt() {
         assert_eq!(String::from_utf8(out).unwrap(), "key=value\n", "{f}");
         let via_kube = kube::decrypt_source(f, &read(f), &id).unwrap().unwrap();
         assert_eq!(via_kube, b"key=value\n");
+        // envs sources are dotenv whatever their name.
+        let as_env = kube::decrypt_source_as(Format::Dotenv, &read(f), &id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(as_env, b"key=value\n");
+        // A plain (not encrypted) source is left alone.
+        assert!(
+            kube::decrypt_source("plain.env", b"a=b\n", &id)
+                .unwrap()
+                .is_none()
+        );
     }
 }
 
