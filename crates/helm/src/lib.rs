@@ -2,3 +2,32 @@
 //!
 //! A Go `text/template` engine with Sprig and Helm's own functions, chart loading and value
 //! coalescing, producing what `helm template` produces. Pure: no cluster, no network.
+//!
+//! The layers: [`template`] (Go's template language), [`funcs`] (the function table),
+//! [`value`]/[`gofmt`]/[`yaml`]/[`json`] (Go values and how Go prints, reads and writes them).
+//!
+//! # Example
+//! ```
+//! use keelson_helm::{template::parse::TemplateSet, template::exec::Exec, value::Value};
+//! let mut set = TemplateSet::new();
+//! set.add("t", r#"{{ range $i, $v := . }}{{ $i }}={{ $v | upper }} {{ end }}"#).unwrap();
+//! let mut out = String::new();
+//! let data = Value::list(vec![Value::from("a"), Value::from("b")]);
+//! Exec::new(std::rc::Rc::new(set), keelson_helm::funcs::funcs())
+//!     .execute("t", data, &mut out)
+//!     .unwrap();
+//! assert_eq!(out, "0=A 1=B ");
+//! ```
+
+pub mod funcs;
+pub mod gofmt;
+pub mod chart;
+pub mod json;
+pub mod render;
+pub mod schema;
+pub mod semver;
+pub mod template;
+pub mod toml;
+pub mod value;
+pub mod values;
+pub mod yaml;

@@ -1,0 +1,362 @@
+//! Loading charts from directories: `Chart.yaml`, `values.yaml`, `values.schema.json`,
+//! `templates/`, `crds/`, other files, and subcharts in `charts/` (folders), filtered by the
+//! top chart's `.helmignore` as `helm` does when it loads a directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::value::{Map, Value};
+
+/// A chart that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("failed to read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `Chart.yaml` or `values.yaml` is not valid.
+    #[error("failed to parse {path}: {source}")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: crate::yaml::YamlError,
+    },
+    /// `values.schema.json` is not valid JSON.
+    #[error("failed to parse {path}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The chart is missing something it needs.
+    #[error("invalid chart {path}: {message}")]
+    Invalid {
+        /// The chart.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One entry of `dependencies:` in `Chart.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct Dependency {
+    /// `name`.
+    pub name: String,
+    /// `version` (a constraint).
+    pub version: String,
+    /// `repository`.
+    pub repository: String,
+    /// `condition`: comma-separated value paths.
+    pub condition: String,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `enabled` (set while processing).
+    pub enabled: bool,
+    /// `import-values`: strings or `{child, parent}` maps.
+    pub import_values: Vec<Value>,
+    /// `alias`.
+    pub alias: String,
+}
+
+/// A loaded chart.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// `Chart.yaml` as read.
+    pub metadata: Map,
+    /// `dependencies:` of `Chart.yaml` (or `requirements.yaml` for v1 charts).
+    pub dependencies: Vec<Dependency>,
+    /// `values.yaml` (numbers as `float64`).
+    pub values: Map,
+    /// `values.schema.json`.
+    pub schema: Option<serde_json::Value>,
+    /// Templates: path inside the chart (`templates/x.yaml`) and text.
+    pub templates: Vec<(String, String)>,
+    /// Other files by path inside the chart.
+    pub files: BTreeMap<String, Rc<[u8]>>,
+    /// Subcharts.
+    pub subcharts: Vec<Chart>,
+    /// The chart's name as its parent knows it (alias applied); empty for the root.
+    pub parent_path: String,
+}
+
+impl Chart {
+    /// `metadata.name` (the alias once dependencies are processed).
+    pub fn name(&self) -> String {
+        self.metadata.get("name").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+
+    /// `metadata.version`.
+    pub fn version(&self) -> String {
+        self.metadata.get("version").map(crate::funcs::strval).unwrap_or_default()
+    }
+
+    /// True for `type: library`.
+    pub fn is_library(&self) -> bool {
+        self.metadata.get("type").and_then(|v| v.as_str().map(|s| s.eq_ignore_ascii_case("library"))).unwrap_or(false)
+    }
+
+    /// `.Chart` as templates see it: the metadata with Go field names.
+    pub fn metadata_value(&self, is_root: bool) -> Value {
+        let s = |k: &str| Value::str(self.metadata.get(k).map(|v| if v.is_nil() { String::new() } else { crate::funcs::strval(v) }).unwrap_or_default());
+        let list = |k: &str| match self.metadata.get(k) {
+            Some(Value::List(l)) => Value::List(l.clone()),
+            _ => Value::list(Vec::new()),
+        };
+        let mut m = Map::new();
+        m.insert("Name".into(), s("name"));
+        m.insert("Home".into(), s("home"));
+        m.insert("Sources".into(), list("sources"));
+        m.insert("Version".into(), s("version"));
+        m.insert("Description".into(), s("description"));
+        m.insert("Keywords".into(), list("keywords"));
+        let maint: Vec<Value> = match self.metadata.get("maintainers") {
+            Some(Value::List(l)) => l
+                .iter()
+                .map(|x| {
+                    let g = |k: &str| Value::str(x.as_map().and_then(|m| m.get(k).map(crate::funcs::strval)).unwrap_or_default());
+                    let mut mm = Map::new();
+                    mm.insert("Name".into(), g("name"));
+                    mm.insert("Email".into(), g("email"));
+                    mm.insert("URL".into(), g("url"));
+                    Value::map(mm)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        m.insert("Maintainers".into(), Value::list(maint));
+        m.insert("Icon".into(), s("icon"));
+        m.insert("APIVersion".into(), s("apiVersion"));
+        m.insert("Condition".into(), s("condition"));
+        m.insert("Tags".into(), s("tags"));
+        m.insert("AppVersion".into(), s("appVersion"));
+        m.insert("Deprecated".into(), Value::Bool(self.metadata.get("deprecated").is_some_and(Value::truthy)));
+        m.insert(
+            "Annotations".into(),
+            match self.metadata.get("annotations") {
+                Some(Value::Map(a)) => Value::map(a.borrow().iter().map(|(k, v)| (k.clone(), Value::str(crate::funcs::strval(v)))).collect()),
+                _ => Value::map(Map::new()),
+            },
+        );
+        m.insert("KubeVersion".into(), s("kubeVersion"));
+        let deps: Vec<Value> = self
+            .dependencies
+            .iter()
+            .map(|d| {
+                let mut dm = Map::new();
+                dm.insert("Name".into(), Value::str(d.name.as_str()));
+                dm.insert("Version".into(), Value::str(d.version.as_str()));
+                dm.insert("Repository".into(), Value::str(d.repository.as_str()));
+                dm.insert("Condition".into(), Value::str(d.condition.as_str()));
+                dm.insert("Tags".into(), Value::list(d.tags.iter().map(|t| Value::str(t.as_str())).collect()));
+                dm.insert("Enabled".into(), Value::Bool(d.enabled));
+                dm.insert("ImportValues".into(), Value::list(d.import_values.clone()));
+                dm.insert("Alias".into(), Value::str(d.alias.as_str()));
+                Value::map(dm)
+            })
+            .collect();
+        m.insert("Dependencies".into(), Value::list(deps));
+        m.insert("Type".into(), s("type"));
+        m.insert("IsRoot".into(), Value::Bool(is_root));
+        Value::map(m)
+    }
+}
+
+/// `.helmignore` rules (Helm's own dialect of gitignore).
+#[derive(Debug, Default)]
+struct Ignore {
+    rules: Vec<(String, bool, bool)>, // pattern, negate, dir only
+}
+
+impl Ignore {
+    fn parse(text: &str) -> Ignore {
+        let mut rules = vec![("templates/.?*".to_string(), false, false)];
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            let (neg, l) = match l.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, l),
+            };
+            let (dir, l) = match l.strip_suffix('/') {
+                Some(r) => (true, r),
+                None => (false, l),
+            };
+            let l = l.strip_prefix('/').unwrap_or(l);
+            rules.push((l.to_string(), neg, dir));
+        }
+        Ignore { rules }
+    }
+
+    fn ignored(&self, rel: &str, is_dir: bool) -> bool {
+        if rel.is_empty() || rel == "." {
+            return false;
+        }
+        let mut ignored = false;
+        for (pat, neg, dir) in &self.rules {
+            if *dir && !is_dir {
+                continue;
+            }
+            let hit = if pat.contains('/') {
+                crate::funcs::glob_match(pat, rel)
+            } else {
+                let base = rel.rsplit('/').next().unwrap_or(rel);
+                crate::funcs::glob_match(pat, base)
+            };
+            if hit {
+                ignored = !neg;
+            }
+        }
+        ignored
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })
+}
+
+/// Loads the chart in directory `dir`.
+pub fn load_dir(dir: &Path) -> Result<Chart, LoadError> {
+    let ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
+        Ok(t) => Ignore::parse(&t),
+        Err(_) => Ignore::parse(""),
+    };
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    walk(dir, "", &ignore, &mut files)?;
+    load_files(&dir.display().to_string(), files)
+}
+
+fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), LoadError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let path = e.path();
+        let is_dir = path.is_dir();
+        if ignore.ignored(&r, is_dir) {
+            continue;
+        }
+        if is_dir {
+            walk(&path, &r, ignore, out)?;
+        } else {
+            out.push((r, read(&path)?));
+        }
+    }
+    Ok(())
+}
+
+fn yaml_map(path: &str, data: &[u8], json_numbers: bool) -> Result<Map, LoadError> {
+    let text = String::from_utf8_lossy(data);
+    let v = crate::yaml::parse(&text).map_err(|source| LoadError::Yaml { path: path.to_string(), source })?;
+    let v = if json_numbers { crate::yaml::json_numbers(v) } else { v };
+    match v {
+        Value::Map(m) => Ok(m.borrow().clone()),
+        Value::Nil => Ok(Map::new()),
+        _ => Err(LoadError::Invalid { path: path.to_string(), message: "not a map".into() }),
+    }
+}
+
+fn parse_deps(v: Option<&Value>) -> Vec<Dependency> {
+    let Some(Value::List(l)) = v else { return Vec::new() };
+    l.iter()
+        .filter_map(|d| {
+            let m = d.as_map()?;
+            let s = |k: &str| m.get(k).filter(|v| !v.is_nil()).map(crate::funcs::strval).unwrap_or_default();
+            Some(Dependency {
+                name: s("name"),
+                version: s("version"),
+                repository: s("repository"),
+                condition: s("condition"),
+                tags: match m.get("tags") {
+                    Some(Value::List(t)) => t.iter().map(crate::funcs::strval).collect(),
+                    _ => Vec::new(),
+                },
+                enabled: false,
+                import_values: match m.get("import-values") {
+                    Some(Value::List(t)) => t.to_vec(),
+                    _ => Vec::new(),
+                },
+                alias: s("alias"),
+            })
+        })
+        .collect()
+}
+
+/// Builds a chart from its files (paths relative to the chart root).
+pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, LoadError> {
+    let mut chart = Chart {
+        metadata: Map::new(),
+        dependencies: Vec::new(),
+        values: Map::new(),
+        schema: None,
+        templates: Vec::new(),
+        files: BTreeMap::new(),
+        subcharts: Vec::new(),
+        parent_path: String::new(),
+    };
+    let mut sub: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    let mut have_chart_yaml = false;
+    let mut requirements: Option<Map> = None;
+    for (name, data) in files {
+        let p = format!("{origin}/{name}");
+        match name.as_str() {
+            "Chart.yaml" => {
+                chart.metadata = yaml_map(&p, &data, false)?;
+                have_chart_yaml = true;
+            }
+            "values.yaml" => chart.values = yaml_map(&p, &data, true)?,
+            "values.schema.json" => {
+                chart.schema = Some(serde_json::from_slice(&data).map_err(|source| LoadError::Json { path: p, source })?);
+            }
+            "requirements.yaml" => requirements = Some(yaml_map(&p, &data, false)?),
+            "Chart.lock" | "requirements.lock" => {}
+            n if n.starts_with("templates/") => chart.templates.push((name.clone(), String::from_utf8_lossy(&data).into_owned())),
+            n if n.starts_with("charts/") => {
+                let rest = &n["charts/".len()..];
+                if let Some((first, inner)) = rest.split_once('/') {
+                    sub.entry(first.to_string()).or_default().push((inner.to_string(), data));
+                } else if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
+                    return Err(LoadError::Invalid {
+                        path: p,
+                        message: "packaged (.tgz) subcharts are not supported yet; unpack them into a folder".into(),
+                    });
+                } else {
+                    chart.files.insert(name.clone(), Rc::from(data));
+                }
+            }
+            _ => {
+                chart.files.insert(name.clone(), Rc::from(data));
+            }
+        }
+    }
+    if !have_chart_yaml {
+        return Err(LoadError::Invalid { path: origin.to_string(), message: "Chart.yaml file is missing".into() });
+    }
+    if chart.name().is_empty() {
+        return Err(LoadError::Invalid { path: origin.to_string(), message: "chart.metadata.name is required".into() });
+    }
+    let api_v1 = chart.metadata.get("apiVersion").and_then(|v| v.as_str().map(|s| s == "v1")).unwrap_or(false);
+    chart.dependencies = if api_v1 {
+        parse_deps(requirements.as_ref().and_then(|r| r.get("dependencies")))
+    } else {
+        parse_deps(chart.metadata.get("dependencies"))
+    };
+    for (name, files) in sub {
+        chart.subcharts.push(load_files(&format!("{origin}/charts/{name}"), files)?);
+    }
+    Ok(chart)
+}

@@ -1,0 +1,4 @@
+//! A Go `text/template` engine: [`parse`] turns source into trees, [`exec`] runs them.
+
+pub mod exec;
+pub mod parse;

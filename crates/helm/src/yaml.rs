@@ -1,0 +1,531 @@
+//! YAML as Helm reads and writes it.
+//!
+//! Reading follows `sigs.k8s.io/yaml`: YAML 1.1 scalar resolution of `gopkg.in/yaml.v2`
+//! (`yes`/`on` are booleans, `0777` is octal, `~` is null), merge keys, non-string keys turned
+//! into strings, and — when `json_numbers` is set, as for values — every number a `float64`, as
+//! the trip through JSON makes it. Writing follows `yaml.v2`'s emitter: sorted keys, sequences not
+//! indented under their key, strings quoted only when they would read back as something else.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use crate::gofmt::{format_float_g, format_float_json};
+use crate::value::{Map, Value};
+
+/// A YAML document that could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("failed to parse YAML at line {line}, column {col}: {message}")]
+pub struct YamlError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map(Map, Option<Value>, usize, Vec<Value>),
+}
+
+/// Resolves a plain scalar as `yaml.v2` does.
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Nil,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Value::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false);
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
+        let plain = s.replace('_', "");
+        if let Some(i) = parse_go_int(&plain) {
+            return Value::Int(i);
+        }
+        if is_yaml_float(&plain)
+            && let Ok(f) = plain.parse::<f64>()
+        {
+            return Value::Float(f);
+        }
+    }
+    Value::str(s)
+}
+
+/// `strconv.ParseInt(s, 0, 64)`.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if let Some(b) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+        i64::from_str_radix(b, 2).ok()?
+    } else if let Some(o) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+        i64::from_str_radix(o, 8).ok()?
+    } else if body.len() > 1 && body.starts_with('0') {
+        i64::from_str_radix(&body[1..], 8).ok()?
+    } else {
+        if !body.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        body.parse::<i64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && matches!(b[i], b'-' | b'+') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let fs = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if int_digits == 0 && i == fs {
+            return false;
+        }
+    } else if int_digits == 0 {
+        return false;
+    }
+    if i < b.len() && matches!(b[i], b'e' | b'E') {
+        i += 1;
+        if i < b.len() && matches!(b[i], b'-' | b'+') {
+            i += 1;
+        }
+        let es = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == es {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn key_string(k: &Value) -> Result<String, String> {
+    Ok(match k {
+        Value::Str(s) => s.to_string(),
+        Value::Nil => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format_float_g(*f, None),
+        other => return Err(format!("map key of type {} is not supported", other.type_name())),
+    })
+}
+
+/// Converts every number to `float64`, as decoding the JSON form into `interface{}` does.
+pub fn json_numbers(v: Value) -> Value {
+    match v {
+        Value::Int(i) => Value::Float(i as f64),
+        Value::List(l) => Value::list(l.iter().cloned().map(json_numbers).collect()),
+        Value::Map(m) => {
+            let inner = m.borrow().clone();
+            Value::map(inner.into_iter().map(|(k, v)| (k, json_numbers(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// Parses every document of a YAML stream. Empty documents are `nil`.
+pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut doc: Option<Value> = None;
+    let mut parser = Parser::new_from_str(src);
+    let mut last_pos = (1usize, 1usize);
+    loop {
+        let Some(item) = parser.next() else { break };
+        let (ev, span) = item.map_err(|e| YamlError {
+            line: e.marker().line(),
+            col: e.marker().col() + 1,
+            message: e.info().to_string(),
+        })?;
+        last_pos = (span.start.line(), span.start.col() + 1);
+        let err = |m: String| YamlError {
+            line: last_pos.0,
+            col: last_pos.1,
+            message: m,
+        };
+        let value = match ev {
+            Event::StreamStart | Event::Nothing => continue,
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                doc = None;
+                continue;
+            }
+            Event::DocumentEnd => {
+                docs.push(doc.take().unwrap_or(Value::Nil));
+                anchors.clear();
+                continue;
+            }
+            Event::Alias(id) => match anchors.get(&id) {
+                Some(v) => v.deep_copy(),
+                None => return Err(err("unknown anchor".into())),
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                let v = match (&tag, style) {
+                    (Some(t), _) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
+                        match t.suffix.as_str() {
+                            "str" | "binary" => Value::str(&*text),
+                            "int" | "float" | "bool" | "null" => resolve_plain(&text),
+                            _ => resolve_plain(&text),
+                        }
+                    }
+                    (Some(_), ScalarStyle::Plain) => resolve_plain(&text),
+                    (_, ScalarStyle::Plain) => resolve_plain(&text),
+                    _ => Value::str(&*text),
+                };
+                if anchor > 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                v
+            }
+            Event::SequenceStart(anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), anchor));
+                continue;
+            }
+            Event::MappingStart(anchor, _) => {
+                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                continue;
+            }
+            Event::SequenceEnd => {
+                let Some(Frame::Seq(items, anchor)) = stack.pop() else {
+                    return Err(err("unbalanced sequence".into()));
+                };
+                let v = Value::list(items);
+                if anchor > 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                v
+            }
+            Event::MappingEnd => {
+                let Some(Frame::Map(mut m, _, anchor, merges)) = stack.pop() else {
+                    return Err(err("unbalanced mapping".into()));
+                };
+                for merge in merges {
+                    let sources = match &merge {
+                        Value::List(l) => l.iter().cloned().collect(),
+                        other => vec![other.clone()],
+                    };
+                    for src in sources {
+                        if let Some(sm) = src.as_map() {
+                            for (k, v) in sm.iter() {
+                                m.entry(k.clone()).or_insert_with(|| v.clone());
+                            }
+                        }
+                    }
+                }
+                let v = Value::map(m);
+                if anchor > 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                v
+            }
+        };
+        // attach the value to its parent
+        match stack.last_mut() {
+            None => doc = Some(value),
+            Some(Frame::Seq(items, _)) => items.push(value),
+            Some(Frame::Map(m, key, _, merges)) => match key.take() {
+                None => *key = Some(value),
+                Some(k) => {
+                    if matches!(&k, Value::Str(s) if &**s == "<<") {
+                        merges.push(value);
+                    } else {
+                        let ks = key_string(&k).map_err(err)?;
+                        m.insert(ks, value);
+                    }
+                }
+            },
+        }
+    }
+    if let Some(d) = doc {
+        docs.push(d);
+    }
+    Ok(docs)
+}
+
+/// Parses a single-document YAML text (an empty text is `nil`).
+pub fn parse(src: &str) -> Result<Value, YamlError> {
+    Ok(parse_all(src)?.into_iter().next().unwrap_or(Value::Nil))
+}
+
+/// Writes `v` as `yaml.v2`'s `Marshal` of its JSON form does (what Helm's `toYaml` produces),
+/// with a trailing newline.
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Map(m) if !m.borrow().is_empty() => emit_map(&mut out, &m.borrow(), 0),
+        Value::List(l) if !l.is_empty() => emit_seq(&mut out, l, 0),
+        other => {
+            emit_scalar_inline(&mut out, other, 0);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn emit_map(out: &mut String, m: &Map, indent: usize) {
+    for (k, v) in m {
+        out.push_str(&" ".repeat(indent));
+        emit_string(out, k, indent, true);
+        out.push(':');
+        emit_value_after_key(out, v, indent);
+    }
+}
+
+fn emit_value_after_key(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Map(m) if !m.borrow().is_empty() => {
+            out.push('\n');
+            emit_map(out, &m.borrow(), indent + 2);
+        }
+        Value::List(l) if !l.is_empty() => {
+            out.push('\n');
+            emit_seq(out, l, indent);
+        }
+        other => {
+            out.push(' ');
+            emit_scalar_inline(out, other, indent + 2);
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_seq(out: &mut String, l: &[Value], indent: usize) {
+    for v in l {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match v {
+            Value::Map(m) if !m.borrow().is_empty() => {
+                out.push(' ');
+                let mut first = true;
+                for (k, x) in m.borrow().iter() {
+                    if !first {
+                        out.push_str(&" ".repeat(indent + 2));
+                    }
+                    first = false;
+                    emit_string(out, k, indent + 2, true);
+                    out.push(':');
+                    emit_value_after_key(out, x, indent + 2);
+                }
+            }
+            Value::List(inner) if !inner.is_empty() => {
+                out.push(' ');
+                let mut s = String::new();
+                emit_seq(&mut s, inner, indent + 2);
+                out.push_str(s.trim_start());
+            }
+            other => {
+                out.push(' ');
+                emit_scalar_inline(out, other, indent + 2);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&yaml_float(*f)),
+        Value::Str(s) => emit_string(out, s, indent, false),
+        Value::Bytes(b) => {
+            use base64::Engine as _;
+            let s = base64::engine::general_purpose::STANDARD.encode(b);
+            emit_string(out, &s, indent, false);
+        }
+        Value::Map(_) => out.push_str("{}"),
+        Value::List(_) => out.push_str("[]"),
+        Value::Object(_) => {
+            let j = crate::json::to_json(v, false);
+            match crate::json::parse(&j) {
+                Ok(x) if !matches!(x, Value::Object(_)) => emit_scalar_inline(out, &x, indent),
+                _ => out.push_str("{}"),
+            }
+        }
+    }
+}
+
+/// How a float64 comes out of the JSON → YAML round trip.
+fn yaml_float(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+    }
+    let j = format_float_json(f);
+    if parse_go_int(&j).is_some() {
+        return j;
+    }
+    format_float_g(f, None)
+}
+
+fn plain_safe(s: &str) -> bool {
+    if s.is_empty() || s != s.trim() {
+        return false;
+    }
+    if !matches!(resolve_plain(s), Value::Str(_)) {
+        return false;
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        let second = s[first.len_utf8()..].chars().next();
+        let dash_ok = first == '-' && second.is_some_and(|c| c != ' ') && !s.starts_with("---");
+        if !dash_ok {
+            return false;
+        }
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}') {
+        return false;
+    }
+    // base-60 floats of YAML 1.1 (`1:20`) are quoted by yaml.v2
+    if s.contains(':') && s.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '.' || c == '_' || c == '-' || c == '+') {
+        return false;
+    }
+    true
+}
+
+fn emit_string(out: &mut String, s: &str, indent: usize, is_key: bool) {
+    if plain_safe(s) {
+        out.push_str(s);
+        return;
+    }
+    let resolves_other = !s.is_empty() && !matches!(resolve_plain(s), Value::Str(_));
+    if !is_key && s.contains('\n') && literal_ok(s) {
+        let chomp = if !s.ends_with('\n') {
+            "-"
+        } else if s.ends_with("\n\n") {
+            "+"
+        } else {
+            ""
+        };
+        out.push('|');
+        out.push_str(chomp);
+        let pad = " ".repeat(indent.max(2));
+        let body = s.strip_suffix('\n').unwrap_or(s);
+        for line in body.split('\n') {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&pad);
+                out.push_str(line);
+            }
+        }
+        return;
+    }
+    let printable = !s.chars().any(|c| c.is_control() || c == '\u{feff}');
+    if printable && !resolves_other && !s.is_empty() {
+        out.push('\'');
+        out.push_str(&s.replace('\'', "''"));
+        out.push('\'');
+        return;
+    }
+    out.push_str(&double_quoted(s));
+}
+
+fn literal_ok(s: &str) -> bool {
+    if s.starts_with(' ') || s.starts_with('\n') {
+        return false;
+    }
+    if s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}') {
+        return false;
+    }
+    // trailing spaces before a line break are not allowed in block scalars by yaml.v2
+    !s.split('\n').any(|l| l.ends_with(' '))
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() || c == '\u{feff}' => {
+                let n = c as u32;
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02X}"));
+                } else {
+                    out.push_str(&format!("\\u{n:04X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_like_yaml_v2() {
+        assert!(matches!(resolve_plain("yes"), Value::Bool(true)));
+        assert!(matches!(resolve_plain("Off"), Value::Bool(false)));
+        assert!(matches!(resolve_plain("0777"), Value::Int(511)));
+        assert!(matches!(resolve_plain("0x1F"), Value::Int(31)));
+        assert!(matches!(resolve_plain("1_000"), Value::Int(1000)));
+        assert!(matches!(resolve_plain("1e3"), Value::Float(f) if f == 1000.0));
+        assert!(matches!(resolve_plain("~"), Value::Nil));
+        assert!(matches!(resolve_plain("1.2.3"), Value::Str(_)));
+    }
+
+    #[test]
+    fn round_trips() {
+        let src = "a: 1\nb:\n- x\n- y: [1, 2]\n  z: 'q: r'\nc: |\n  line1\n  line2\nd: \"8080\"\ne: {}\nf: null\n";
+        let v = parse(src).unwrap();
+        let out = to_yaml(&v);
+        let back = parse(&out).unwrap();
+        assert!(v.deep_eq(&back), "{out}");
+        assert_eq!(
+            out,
+            "a: 1\nb:\n- x\n- y:\n  - 1\n  - 2\n  z: 'q: r'\nc: |\n  line1\n  line2\nd: \"8080\"\ne: {}\nf: null\n"
+        );
+    }
+
+    #[test]
+    fn merge_keys_and_anchors() {
+        let v = parse("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n").unwrap();
+        let m = v.as_map().unwrap();
+        let d = m.get("derived").unwrap().as_map().unwrap().clone();
+        assert!(matches!(d.get("x"), Some(Value::Int(1))));
+        assert!(matches!(d.get("y"), Some(Value::Int(3))));
+    }
+}
