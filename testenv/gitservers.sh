@@ -11,11 +11,13 @@
 #   smart HTTP        http://127.0.0.1:$HTTP_PORT/{public,basic,bearer}/<repo>
 #                     git http-backend behind a small Python front: /basic needs basic auth
 #                     $HTTP_USER:$HTTP_PASSWORD, /bearer needs "Authorization: Bearer $HTTP_TOKEN"
+#   smart HTTPS       https://127.0.0.1:$HTTPS_PORT/... the same, with a certificate signed by
+#                     a CA generated per start ($HTTPS_CA)
 #   sshd              ssh://$SSH_USER@127.0.0.1:$SSH_PORT$REPOS/<repo>      (Debian openssh-server)
 #                     client key $SSH_IDENTITY, host keys in $SSH_KNOWN_HOSTS; $SSH_KNOWN_HOSTS_WRONG
 #                     holds a different key for the same host (must be rejected)
 # DIR/env holds these as KEY=value lines; logs are in DIR/logs, pids in DIR/pids.
-# Needs: git, python3, openssh-server/openssh-client (testenv/setup-debian.sh installs them).
+# Needs: git, python3, openssl, openssh-server/openssh-client (testenv/setup-debian.sh installs them).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop|env DIR" >&2; exit 2; }
@@ -71,6 +73,7 @@ import subprocess
 import sys
 
 root, port, user, password, token = sys.argv[1:6]
+tls = sys.argv[6:8]  # optional: certificate and key files for HTTPS
 basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 bearer = f"Bearer {token}"
 
@@ -160,7 +163,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 http.server.ThreadingHTTPServer.daemon_threads = True
-http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+if tls:
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls[0], tls[1])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
 PY
 }
 
@@ -169,6 +179,7 @@ start() {
   command -v python3 >/dev/null || die "python3 is missing (run testenv/setup-debian.sh)"
   [[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd is missing (run testenv/setup-debian.sh)"
   command -v ssh-keygen >/dev/null || die "ssh-keygen is missing (run testenv/setup-debian.sh)"
+  command -v openssl >/dev/null || die "openssl is missing (run testenv/setup-debian.sh)"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   stop
@@ -192,6 +203,23 @@ start() {
   python3 "$dir/http_front.py" "$dir/repos" "$http_port" "$user" "$password" "$token" \
     >"$dir/logs/http.log" 2>&1 &
   echo $! >"$dir/pids/http.pid"
+
+  # the same front over HTTPS, with a certificate from a CA of our own
+  local https_port
+  https_port=$(free_port)
+  mkdir -p "$dir/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=keelson test CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$dir/tls/ca.key" -out "$dir/tls/ca.crt" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$dir/tls/server.key" -out "$dir/tls/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$dir/tls/ext.cnf"
+  openssl x509 -req -in "$dir/tls/server.csr" -CA "$dir/tls/ca.crt" -CAkey "$dir/tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$dir/tls/ext.cnf" -out "$dir/tls/server.crt" >/dev/null 2>&1
+  python3 "$dir/http_front.py" "$dir/repos" "$https_port" "$user" "$password" "$token" \
+    "$dir/tls/server.crt" "$dir/tls/server.key" >"$dir/logs/https.log" 2>&1 &
+  echo $! >"$dir/pids/https.pid"
 
   # sshd
   local ssh_port ssh_user
@@ -228,6 +256,7 @@ CFG
 
   wait_port "$daemon_port" git-daemon "$dir/pids/git-daemon.pid"
   wait_port "$http_port" http "$dir/pids/http.pid"
+  wait_port "$https_port" https "$dir/pids/https.pid"
   wait_port "$ssh_port" sshd "$dir/pids/sshd.pid"
 
   cat >"$dir/env" <<ENV
@@ -237,13 +266,15 @@ HTTP_PORT=$http_port
 HTTP_USER=$user
 HTTP_PASSWORD=$password
 HTTP_TOKEN=$token
+HTTPS_PORT=$https_port
+HTTPS_CA=$dir/tls/ca.crt
 SSH_PORT=$ssh_port
 SSH_USER=$ssh_user
 SSH_IDENTITY=$dir/ssh/client_ed25519
 SSH_KNOWN_HOSTS=$dir/ssh/known_hosts
 SSH_KNOWN_HOSTS_WRONG=$dir/ssh/known_hosts_wrong
 ENV
-  log "git daemon :$daemon_port, http :$http_port, sshd :$ssh_port (state in $dir)"
+  log "git daemon :$daemon_port, http :$http_port, https :$https_port, sshd :$ssh_port (state in $dir)"
 }
 
 case $cmd in

@@ -7,11 +7,12 @@
 #   openssh-client  ssh, ssh-keygen, ssh-keyscan
 #   git             git daemon / git http-backend for the git source tests
 #   python3         the small smart-HTTP front for git http-backend (testenv/gitservers.sh)
+#   openssl         a throw-away CA and server certificate for the HTTPS git server
 #   hyperfine       benchmarks under bench/
 #   time            /usr/bin/time -v for peak memory in benchmarks
 set -euo pipefail
 
-packages=(openssh-server openssh-client git python3 hyperfine time ca-certificates)
+packages=(openssh-server openssh-client git python3 openssl hyperfine time ca-certificates)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -735,10 +735,14 @@ fn http_options(
         })
     };
     let ca = match &opts.auth.ca_pem {
-        Some(pem) => Some(
-            reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| ws(format!("invalid ca.crt: {e}")))?,
-        ),
+        Some(pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| ws(format!("invalid ca.crt: {e}")))?;
+            if certs.is_empty() {
+                return Err(ws("invalid ca.crt: no PEM certificate found".to_string()));
+            }
+            Some(certs)
+        }
         None => None,
     };
     let backend = http::reqwest::Options {

@@ -170,6 +170,41 @@ async fn http_bearer_token() {
 }
 
 #[tokio::test]
+async fn https_with_custom_ca() {
+    let servers = Servers::start();
+    let (_repo, head) = sample(&servers, "tls");
+    let url = servers.https_url("basic", "tls");
+    let password = servers.get("HTTP_PASSWORD").to_string();
+    let out = tempfile::tempdir().unwrap();
+    let mut options = branch(&url, "main");
+    options.auth.basic = Some(BasicAuth {
+        username: servers.get("HTTP_USER").to_string(),
+        password: password.clone(),
+    });
+    // Without the CA the server's certificate is not trusted.
+    let err = fetch(&options, &out.path().join("noca")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FetchError::Connect { .. } | FetchError::Transfer { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains(&password), "{err}");
+    // With ca.crt it is.
+    options.auth.ca_pem = Some(std::fs::read(servers.get("HTTPS_CA")).unwrap());
+    let checkout = fetch(&options, &out.path().join("ok")).await.unwrap();
+    assert_eq!(checkout.resolved.revision, format!("main@sha1:{head}"));
+    assert_tree(&checkout.path);
+    // A CA that is not PEM is a clear error.
+    options.auth.ca_pem = Some(b"not a certificate".to_vec());
+    let err = fetch(&options, &out.path().join("badca"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ca.crt"), "{err}");
+}
+
+#[tokio::test]
 async fn ssh_with_known_hosts() {
     let servers = Servers::start();
     let (_repo, head) = sample(&servers, "ssh");
@@ -508,4 +543,20 @@ async fn invalid_urls_are_stalled() {
         assert_eq!(err.reason(), "URLInvalid", "{url}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn unresponsive_server_times_out() {
+    // Accepts TCP connections (kernel backlog) but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut options = branch(&format!("git://127.0.0.1:{port}/r.git"), "main");
+    options.timeout = std::time::Duration::from_secs(2);
+    let out = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let err = fetch(&options, &out.path().join("t")).await.unwrap_err();
+    assert!(matches!(err, FetchError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(err.reason(), REASON_GIT_OPERATION_FAILED);
+    drop(listener);
 }

@@ -76,6 +76,14 @@ impl Servers {
         )
     }
 
+    /// https:// URL of a repository (certificate from the CA at `HTTPS_CA`).
+    pub fn https_url(&self, mode: &str, repo: &str) -> String {
+        format!(
+            "https://127.0.0.1:{}/{mode}/{repo}.git",
+            self.get("HTTPS_PORT")
+        )
+    }
+
     /// ssh:// URL of a repository.
     pub fn ssh_url(&self, repo: &str) -> String {
         format!(
