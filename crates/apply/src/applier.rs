@@ -244,8 +244,10 @@ impl Applier {
         batch: &[&Planned],
         options: &ApplyOptions,
     ) -> Result<Vec<Verdict>, ApplyError> {
-        let results: Vec<Result<Verdict, ApplyError>> = stream::iter(batch.iter())
-            .map(|p| self.verdict(p, options))
+        // Indices rather than references as the stream items: closures over borrowed items
+        // make the future's Send bound higher-ranked, which rustc cannot prove (rust#102211).
+        let results: Vec<Result<Verdict, ApplyError>> = stream::iter(0..batch.len())
+            .map(|i| self.verdict(batch[i], options))
             .buffered(CONCURRENCY)
             .collect()
             .await;
@@ -316,7 +318,8 @@ impl Applier {
         batch: &[&Planned],
         verdicts: Vec<Verdict>,
     ) -> Result<Vec<Change>, ApplyError> {
-        let work = batch.iter().zip(verdicts).map(|(p, v)| async move {
+        let work = verdicts.into_iter().enumerate().map(|(i, v)| async move {
+            let p = batch[i];
             let action = match v {
                 Verdict::Skip => {
                     return Ok(Change {

@@ -1,4 +1,90 @@
 //! keelson's reconcilers.
 //!
-//! Runs the source, Kustomization and HelmRelease reconcilers on kube-runtime: scheduling by
-//! interval and retryInterval, dependsOn, events, metrics and status.
+//! [`run`] starts the GitRepository and Kustomization reconcilers on kube-runtime, plus the HTTP
+//! server for source artifacts, and runs until the process is stopped. Each reconcile is a shell
+//! of gates (suspended? source ready? dependencies ready?) around a list of one-verb steps —
+//! fetch, build, substitute, apply, prune, assess, report — and every failure maps to one
+//! Ready=False reason from [`keelson_api::condition::reasons`].
+//!
+//! The controller runs in the cluster or, as in keelson's tests, as a process outside it with a
+//! kubeconfig.
+
+mod context;
+mod gitrepository;
+mod kustomization;
+pub mod overlay;
+pub mod substitute;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use context::Context;
+
+/// Settings of the controller process.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Where source artifacts are stored.
+    pub storage_path: PathBuf,
+    /// Address the artifact server listens on.
+    pub storage_addr: SocketAddr,
+    /// The host (and port) written into artifact URLs; defaults to `storage_addr`.
+    pub storage_advertise: Option<String>,
+    /// How soon a Kustomization waiting for dependencies is checked again (Flux: 30s).
+    pub requeue_dependency: Duration,
+    /// Watch only this namespace (Flux's `--watch-all-namespaces=false`); all when `None`.
+    pub namespace: Option<String>,
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The artifact storage could not be opened.
+    #[error("failed to open the artifact storage")]
+    Storage(#[from] keelson_source::StorageError),
+    /// The artifact server could not listen.
+    #[error("failed to listen on {addr} for the artifact server")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs the reconcilers and the artifact server until the future is dropped.
+pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), RunError> {
+    let listener = tokio::net::TcpListener::bind(config.storage_addr)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: config.storage_addr,
+            source,
+        })?;
+    let advertise = config.storage_advertise.clone().unwrap_or_else(|| {
+        listener
+            .local_addr()
+            .map_or(config.storage_addr, |a| a)
+            .to_string()
+    });
+    let storage = keelson_source::Storage::new(&config.storage_path, advertise)?;
+    let router = keelson_source::server::artifact_router(storage.root().to_path_buf());
+    let server = async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            tracing::error!(%err, "artifact server stopped");
+        }
+    };
+    let ctx = Arc::new(Context::new(
+        client,
+        storage,
+        config.requeue_dependency,
+        config.namespace.clone(),
+    ));
+    tokio::join!(
+        server,
+        gitrepository::run(ctx.clone()),
+        kustomization::run(ctx)
+    );
+    Ok(())
+}

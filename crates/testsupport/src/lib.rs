@@ -62,6 +62,7 @@ pub fn run_dir() -> PathBuf {
 /// If no kubeconfig exists at [`kubeconfig_path`] or it cannot be read; the message says how to
 /// start the control plane.
 pub async fn config() -> Config {
+    install_crypto_provider();
     let path = kubeconfig_path();
     let kubeconfig = match Kubeconfig::read_from(&path) {
         Ok(kubeconfig) => kubeconfig,
@@ -77,6 +78,12 @@ pub async fn config() -> Config {
             path.display()
         ),
     }
+}
+
+/// Selects rustls' ring provider for the process: several dependencies enable both ring and
+/// aws-lc-rs, and rustls refuses to guess. Calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A client for the control plane under test, after checking that the API server answers.

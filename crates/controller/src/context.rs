@@ -1,0 +1,103 @@
+//! What every reconcile needs: the client, the artifact storage, the applier and the event
+//! recorder.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    /// The cluster client.
+    pub client: Client,
+    /// Where artifacts are stored.
+    pub storage: keelson_source::Storage,
+    /// Applies Kustomization objects (keeps a discovery cache across reconciles).
+    pub applier: keelson_apply::Applier,
+    /// How soon a Kustomization waiting for dependencies is checked again.
+    pub requeue_dependency: Duration,
+    /// The only namespace watched, if any.
+    pub namespace: Option<String>,
+    recorder: Recorder,
+}
+
+impl Context {
+    /// A context for `client` and `storage`.
+    pub fn new(
+        client: Client,
+        storage: keelson_source::Storage,
+        requeue_dependency: Duration,
+        namespace: Option<String>,
+    ) -> Self {
+        let applier =
+            keelson_apply::Applier::new(client.clone(), keelson_api::kustomization::FIELD_MANAGER);
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "keelson".into(),
+                instance: std::env::var("HOSTNAME").ok(),
+            },
+        );
+        Self {
+            client,
+            storage,
+            applier,
+            requeue_dependency,
+            namespace,
+            recorder,
+        }
+    }
+
+    /// An API for `K` over the watched namespace(s).
+    pub fn watched<K>(&self) -> kube::Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match &self.namespace {
+            Some(ns) => kube::Api::namespaced(self.client.clone(), ns),
+            None => kube::Api::all(self.client.clone()),
+        }
+    }
+
+    /// Records a Kubernetes Event on `object`; failures are logged, never fatal.
+    pub async fn event<K: kube::Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(truncate(note, 1024)),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(err) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::warn!(%err, "failed to record event");
+        }
+    }
+}
+
+/// The current time as an API timestamp.
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}

@@ -1,0 +1,792 @@
+//! The Kustomization reconciler.
+//!
+//! Gates first — deleted? finalize; suspended? stop; source ready? dependencies ready? — then
+//! the steps, each failure with its own Ready=False reason: fetch the artifact, build it with
+//! the kustomize engine, substitute variables, apply in stages, prune what left the
+//! inventory, assess health, report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use keelson_api::condition::{self, reasons, types};
+use keelson_api::kustomization::{
+    OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ResourceInventory, ResourceRef, SUBSTITUTE_ANNOTATION,
+};
+use keelson_api::{GitRepository, Kustomization, KustomizationStatus, RECONCILE_REQUESTED_AT};
+use keelson_apply::{ApplyOptions, Inventory};
+use keelson_manifest::ObjectId;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::Value;
+
+use crate::context::{Context, now};
+
+/// Flux's finalizer, so that deleting a Kustomization can prune what it applied.
+const FINALIZER: &str = "finalizers.fluxcd.io";
+
+/// A failed step: its Ready reason and a message naming what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    reason: &'static str,
+    message: String,
+    stalled: bool,
+}
+
+impl Failure {
+    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            stalled: false,
+        }
+    }
+}
+
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<Kustomization> = ctx.watched();
+    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let store = controller.store();
+    let dependents = store.clone();
+    let repos: Api<GitRepository> = ctx.watched();
+    controller
+        // A new artifact triggers the Kustomizations that read it.
+        .watches(repos, watcher::Config::default(), move |repo| {
+            let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
+            store
+                .state()
+                .iter()
+                .filter(|k| {
+                    k.spec.source_ref.kind == "GitRepository"
+                        && k.spec.source_ref.name == name
+                        && k.source_namespace().as_deref() == Some(ns.as_str())
+                })
+                .map(|k| ObjectRef::from_obj(k.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        // A Kustomization that changes (becomes Ready) triggers those that depend on it.
+        .watches(api, watcher::Config::default(), move |dep| {
+            let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
+            dependents
+                .state()
+                .iter()
+                .filter(|k| {
+                    let own_ns = k.namespace().unwrap_or_default();
+                    k.spec.depends_on.iter().any(|d| {
+                        d.name == name && d.namespace.as_deref().unwrap_or(own_ns.as_str()) == ns
+                    })
+                })
+                .map(|k| ObjectRef::from_obj(k.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "kustomization reconcile error");
+            }
+        })
+        .await;
+}
+
+fn error_policy(ks: Arc<Kustomization>, _: &kube::Error, _: Arc<Context>) -> Action {
+    Action::requeue(ks.spec.retry_interval().as_std())
+}
+
+async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+    let ns = ks.namespace().unwrap_or_default();
+    let name = ks.name_any();
+    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
+
+    // Gate: deleted → prune what we applied (unless orphaning), then let it go.
+    if ks.meta().deletion_timestamp.is_some() {
+        if ks.finalizers().iter().any(|f| f == FINALIZER) {
+            finalize(&ks, &ctx).await;
+            let rest: Vec<String> = ks
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .cloned()
+                .collect();
+            let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": ks.resource_version()}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !ks.finalizers().iter().any(|f| f == FINALIZER) {
+        let mut finalizers = ks.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_string());
+        let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    // Gate: suspended.
+    if ks.spec.suspended() {
+        return Ok(Action::await_change());
+    }
+
+    let generation = ks.meta().generation;
+    let mut status = ks.status.clone().unwrap_or_default();
+    status.last_handled_reconcile_at = ks.annotations().get(RECONCILE_REQUESTED_AT).cloned();
+
+    // Gate: the source has an artifact.
+    let artifact = match source_artifact(&ks, &ctx).await {
+        Ok(a) => a,
+        Err(failure) => {
+            return report(
+                &ks,
+                &ctx,
+                status,
+                Err(failure),
+                ks.spec.retry_interval().as_std(),
+            )
+            .await;
+        }
+    };
+    // Gate: dependencies are ready.
+    if let Err(failure) = dependencies_ready(&ks, &ctx).await {
+        let retry = if failure.stalled {
+            Duration::MAX
+        } else {
+            ctx.requeue_dependency
+        };
+        return report(&ks, &ctx, status, Err(failure), retry).await;
+    }
+
+    status.last_attempted_revision = Some(artifact.revision.clone());
+    if status.last_applied_revision.as_deref() != Some(artifact.revision.as_str()) {
+        let message = format!("Fetching manifests for revision {}", artifact.revision);
+        condition::set(
+            &mut status.conditions,
+            types::RECONCILING,
+            true,
+            reasons::PROGRESSING,
+            message,
+            generation,
+            now(),
+        );
+        patch_status(&ctx, &ns, &name, &status).await?;
+    }
+    let outcome = apply_revision(&ks, &ctx, &artifact, &mut status).await;
+    let requeue = match &outcome {
+        Ok(_) => ks.spec.interval.as_std(),
+        Err(_) => ks.spec.retry_interval().as_std(),
+    };
+    report(
+        &ks,
+        &ctx,
+        status,
+        outcome.map(|_| artifact.revision),
+        requeue,
+    )
+    .await
+}
+
+/// The steps for one revision: fetch → build → substitute → apply → prune → assess.
+async fn apply_revision(
+    ks: &Kustomization,
+    ctx: &Context,
+    artifact: &keelson_api::meta::Artifact,
+    status: &mut KustomizationStatus,
+) -> Result<(), Failure> {
+    let work = tempfile::Builder::new()
+        .prefix("keelson-ks-")
+        .tempdir()
+        .map_err(|e| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("failed to create a work directory: {e}"),
+            )
+        })?;
+    let root = work.path().join("src");
+    fetch(ctx, artifact, &root).await?;
+    let mut objects = build(ks, &root).await?;
+    substitute(ks, ctx, &mut objects).await?;
+    crate::overlay::common_metadata(&mut objects, &ks.spec);
+    let owner = owner_labels(ks);
+    let options = ApplyOptions {
+        force: ks.spec.force,
+        owner_labels: owner.clone(),
+        ..Default::default()
+    };
+    let applied = ctx
+        .applier
+        .apply(objects, &options)
+        .await
+        .map_err(|e| Failure::new(reasons::RECONCILIATION_FAILED, e.to_string()))?;
+    let changed: Vec<String> = applied
+        .changes
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                keelson_apply::Action::Unchanged | keelson_apply::Action::Skipped
+            )
+        })
+        .map(|c| format!("{} {}", c.id, c.action))
+        .collect();
+    if !changed.is_empty() {
+        ctx.event(ks, false, "Progressing", changed.join("\n"))
+            .await;
+    }
+    // The new inventory is recorded even if prune or health fail: it is what is applied now.
+    let old = old_inventory(status);
+    status.inventory = Some(ResourceInventory {
+        entries: applied
+            .inventory
+            .entries()
+            .map(|(id, v)| ResourceRef {
+                id: id.into(),
+                v: v.into(),
+            })
+            .collect(),
+    });
+    if ks.spec.prune {
+        let stale = old.missing_from(&applied.inventory);
+        let pruned = ctx
+            .applier
+            .prune(stale, &owner)
+            .await
+            .map_err(|e| Failure::new(reasons::PRUNE_FAILED, e.to_string()))?;
+        let deleted: Vec<String> = pruned
+            .iter()
+            .filter(|c| c.action == keelson_apply::Action::Deleted)
+            .map(|c| format!("{} deleted", c.id))
+            .collect();
+        if !deleted.is_empty() {
+            ctx.event(ks, false, "Progressing", deleted.join("\n"))
+                .await;
+        }
+    }
+    assess(ks, ctx, &applied.inventory, status).await
+}
+
+async fn source_artifact(
+    ks: &Kustomization,
+    ctx: &Context,
+) -> Result<keelson_api::meta::Artifact, Failure> {
+    let source = &ks.spec.source_ref;
+    if source.kind != "GitRepository" {
+        return Err(Failure {
+            reason: reasons::ARTIFACT_FAILED,
+            message: format!(
+                "source kind '{}' is not supported by keelson yet (only GitRepository)",
+                source.kind
+            ),
+            stalled: true,
+        });
+    }
+    let ns = ks.source_namespace().unwrap_or_default();
+    let repos: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &ns);
+    let repo = repos
+        .get_opt(&source.name)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("failed to get source: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("Source 'GitRepository/{ns}/{}' not found", source.name),
+            )
+        })?;
+    repo.status.and_then(|s| s.artifact).ok_or_else(|| {
+        Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!(
+                "Source 'GitRepository/{ns}/{}' is not ready, artifact not found",
+                source.name
+            ),
+        )
+    })
+}
+
+/// Every dependency exists, is Ready and has applied its source's latest revision; a cycle is
+/// reported as such (and is stalled: retrying cannot fix it).
+async fn dependencies_ready(ks: &Kustomization, ctx: &Context) -> Result<(), Failure> {
+    let own_ns = ks.namespace().unwrap_or_default();
+    let me = (own_ns.clone(), ks.name_any());
+    // Walk the dependency graph breadth-first looking for ourselves.
+    let mut queue: Vec<(String, String)> = deps_of(ks, &own_ns);
+    let mut seen = BTreeSet::new();
+    while let Some(next) = queue.pop() {
+        if next == me {
+            return Err(Failure {
+                reason: reasons::DEPENDENCY_CYCLE,
+                message: format!(
+                    "circular dependency: {}/{} depends on itself through dependsOn",
+                    me.0, me.1
+                ),
+                stalled: true,
+            });
+        }
+        if !seen.insert(next.clone()) {
+            continue;
+        }
+        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &next.0);
+        if let Ok(Some(dep)) = api.get_opt(&next.1).await {
+            queue.extend(deps_of(&dep, &next.0));
+        }
+    }
+    for (ns, name) in deps_of(ks, &own_ns) {
+        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
+        let dep = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    reasons::DEPENDENCY_NOT_READY,
+                    format!("unable to get dependency '{ns}/{name}': {e}"),
+                )
+            })?
+            .ok_or_else(|| {
+                Failure::new(
+                    reasons::DEPENDENCY_NOT_READY,
+                    format!("dependency '{ns}/{name}' not found"),
+                )
+            })?;
+        let status = dep.status.clone().unwrap_or_default();
+        let ready = condition::is_true(&status.conditions, types::READY)
+            && status.observed_generation == dep.meta().generation;
+        // Ready at the latest revision of its source, not an older one.
+        let current = status.last_applied_revision.is_some()
+            && status.last_applied_revision == status.last_attempted_revision;
+        if !ready || !current {
+            return Err(Failure::new(
+                reasons::DEPENDENCY_NOT_READY,
+                format!("dependency '{ns}/{name}' is not ready"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn deps_of(ks: &Kustomization, own_ns: &str) -> Vec<(String, String)> {
+    ks.spec
+        .depends_on
+        .iter()
+        .map(|d| {
+            (
+                d.namespace.clone().unwrap_or_else(|| own_ns.to_string()),
+                d.name.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Unpacks the artifact from the local storage into `root`.
+async fn fetch(
+    ctx: &Context,
+    artifact: &keelson_api::meta::Artifact,
+    root: &Path,
+) -> Result<(), Failure> {
+    let path = ctx.storage.local_path(&artifact.path);
+    let root = root.to_path_buf();
+    let revision = artifact.revision.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path).map_err(|e| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("failed to open artifact for revision {revision}: {e}"),
+            )
+        })?;
+        keelson_source::unpack(std::io::BufReader::new(file), &root).map_err(|e| {
+            Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("failed to unpack artifact for revision {revision}: {e}"),
+            )
+        })
+    })
+    .await
+    .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, e.to_string()))?
+}
+
+/// Builds `spec.path` of the unpacked tree with Flux's settings and load restrictor.
+async fn build(ks: &Kustomization, root: &Path) -> Result<Vec<Value>, Failure> {
+    let rel = ks.spec.path.clone().unwrap_or_default();
+    let dir = confined(root, &rel).ok_or_else(|| {
+        Failure::new(
+            reasons::BUILD_FAILED,
+            format!("path '{rel}' points outside the source"),
+        )
+    })?;
+    if !dir.is_dir() {
+        return Err(Failure::new(
+            reasons::ARTIFACT_FAILED,
+            format!("kustomization path not found: '{rel}' does not exist in the source"),
+        ));
+    }
+    let spec = ks.spec.clone();
+    let root_display = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        crate::overlay::prepare(&dir, &spec).map_err(|e| {
+            Failure::new(reasons::BUILD_FAILED, scrub(&e.to_string(), &root_display))
+        })?;
+        let options = keelson_kustomize::Options {
+            load_restrictor: keelson_kustomize::LoadRestrictor::None,
+        };
+        keelson_kustomize::build(&keelson_kustomize::RealFs, &dir, &options)
+            .map_err(|e| Failure::new(reasons::BUILD_FAILED, scrub(&e.to_string(), &root_display)))
+    })
+    .await
+    .map_err(|e| Failure::new(reasons::BUILD_FAILED, e.to_string()))?
+}
+
+/// Error messages name files relative to the source root, not the controller's temp dir.
+fn scrub(message: &str, root: &Path) -> String {
+    message
+        .replace(&format!("{}/", root.display()), "")
+        .replace(&root.display().to_string(), ".")
+}
+
+/// `root/rel`, or None if `rel` climbs out of `root`.
+fn confined(root: &Path, rel: &str) -> Option<PathBuf> {
+    let mut out = root.to_path_buf();
+    for part in Path::new(rel).components() {
+        match part {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                if !out.pop() || !out.starts_with(root) {
+                    return None;
+                }
+            }
+            Component::Prefix(_) => return None,
+        }
+    }
+    out.starts_with(root).then_some(out)
+}
+
+/// postBuild substitution, strict as Flux: an unset variable without a default fails the build.
+async fn substitute(
+    ks: &Kustomization,
+    ctx: &Context,
+    objects: &mut [Value],
+) -> Result<(), Failure> {
+    let Some(post) = &ks.spec.post_build else {
+        return Ok(());
+    };
+    let ns = ks.namespace().unwrap_or_default();
+    let mut vars = BTreeMap::new();
+    for from in &post.substitute_from {
+        let data: Option<BTreeMap<String, String>> = match from.kind.as_str() {
+            "ConfigMap" => Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&from.name)
+                .await
+                .map_err(|e| {
+                    Failure::new(
+                        reasons::BUILD_FAILED,
+                        format!("substitute from 'ConfigMap/{}': {e}", from.name),
+                    )
+                })?
+                .map(|cm| cm.data.unwrap_or_default()),
+            "Secret" => Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&from.name)
+                .await
+                .map_err(|e| {
+                    Failure::new(
+                        reasons::BUILD_FAILED,
+                        format!("substitute from 'Secret/{}': {e}", from.name),
+                    )
+                })?
+                .map(|s| {
+                    let mut data: BTreeMap<String, String> = s
+                        .data
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                        .collect();
+                    data.extend(s.string_data.unwrap_or_default());
+                    data
+                }),
+            other => {
+                return Err(Failure::new(
+                    reasons::BUILD_FAILED,
+                    format!("substituteFrom kind '{other}' is not ConfigMap or Secret"),
+                ));
+            }
+        };
+        match data {
+            Some(data) => vars.extend(data),
+            None if from.optional => {}
+            None => {
+                return Err(Failure::new(
+                    reasons::BUILD_FAILED,
+                    format!(
+                        "substitute from '{}/{}' failed: not found",
+                        from.kind, from.name
+                    ),
+                ));
+            }
+        }
+    }
+    // Inline values take precedence over substituteFrom.
+    vars.extend(post.substitute.clone());
+    for (name, _) in vars.iter() {
+        if !crate::substitute::valid_name(name) {
+            return Err(Failure::new(
+                reasons::BUILD_FAILED,
+                format!("'{name}' is not a valid substitution variable name"),
+            ));
+        }
+    }
+    for object in objects.iter_mut() {
+        let meta = &object["metadata"];
+        if meta["annotations"][SUBSTITUTE_ANNOTATION] == "disabled"
+            || meta["labels"][SUBSTITUTE_ANNOTATION] == "disabled"
+        {
+            continue;
+        }
+        let id = ObjectId::of(object);
+        let yaml = keelson_manifest::to_yaml(object);
+        let replaced = crate::substitute::substitute(&yaml, &vars)
+            .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("{id}: {e}")))?;
+        if replaced != yaml {
+            *object = keelson_manifest::parse_value(&replaced).map_err(|e| {
+                Failure::new(
+                    reasons::BUILD_FAILED,
+                    format!("{id}: invalid YAML after substitution: {e}"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn owner_labels(ks: &Kustomization) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (OWNER_NAME_LABEL.to_string(), ks.name_any()),
+        (
+            OWNER_NAMESPACE_LABEL.to_string(),
+            ks.namespace().unwrap_or_default(),
+        ),
+    ])
+}
+
+fn old_inventory(status: &KustomizationStatus) -> Inventory {
+    Inventory::from_entries(
+        status
+            .inventory
+            .iter()
+            .flat_map(|i| i.entries.iter())
+            .map(|e| (e.id.clone(), e.v.clone())),
+    )
+}
+
+/// Waits for health: every applied object with `wait`, else the named `healthChecks`.
+async fn assess(
+    ks: &Kustomization,
+    ctx: &Context,
+    inventory: &Inventory,
+    status: &mut KustomizationStatus,
+) -> Result<(), Failure> {
+    let generation = ks.meta().generation;
+    let own_ns = ks.namespace().unwrap_or_default();
+    let ids: Vec<ObjectId> = if ks.spec.wait() {
+        inventory.ids()
+    } else {
+        ks.spec
+            .health_checks
+            .iter()
+            .map(|h| {
+                let (group, version) =
+                    keelson_manifest::split_api_version(h.api_version.as_deref().unwrap_or("v1"));
+                ObjectId {
+                    group: group.into(),
+                    version: version.into(),
+                    kind: h.kind.clone(),
+                    namespace: h.namespace.clone().unwrap_or_else(|| own_ns.clone()),
+                    name: h.name.clone(),
+                }
+            })
+            .collect()
+    };
+    if ids.is_empty() {
+        condition::remove(&mut status.conditions, types::HEALTHY);
+        return Ok(());
+    }
+    let timeout = ks.spec.timeout().as_std();
+    let verdict = ctx
+        .applier
+        .wait_healthy(&ids, timeout)
+        .await
+        .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
+    match verdict {
+        Ok(()) => {
+            condition::set(
+                &mut status.conditions,
+                types::HEALTHY,
+                true,
+                reasons::SUCCEEDED,
+                "Health check passed",
+                generation,
+                now(),
+            );
+            Ok(())
+        }
+        Err(pending) => {
+            let list: Vec<String> = pending
+                .iter()
+                .map(|(id, h)| format!("{id} status: '{h}'"))
+                .collect();
+            let message = format!("health check failed after {timeout:?}: {}", list.join(", "));
+            condition::set(
+                &mut status.conditions,
+                types::HEALTHY,
+                false,
+                reasons::HEALTH_CHECK_FAILED,
+                &message,
+                generation,
+                now(),
+            );
+            Err(Failure::new(reasons::HEALTH_CHECK_FAILED, message))
+        }
+    }
+}
+
+/// Writes the outcome into status (Ready, Reconciling, Stalled, revisions), records an event
+/// and schedules the next reconcile.
+async fn report(
+    ks: &Kustomization,
+    ctx: &Context,
+    mut status: KustomizationStatus,
+    outcome: Result<String, Failure>,
+    requeue: Duration,
+) -> Result<Action, kube::Error> {
+    let generation = ks.meta().generation;
+    condition::remove(&mut status.conditions, types::RECONCILING);
+    let action = match outcome {
+        Ok(revision) => {
+            let message = format!("Applied revision: {revision}");
+            let changed = status.last_applied_revision.as_deref() != Some(revision.as_str());
+            condition::set(
+                &mut status.conditions,
+                types::READY,
+                true,
+                reasons::RECONCILIATION_SUCCEEDED,
+                &message,
+                generation,
+                now(),
+            );
+            condition::remove(&mut status.conditions, types::STALLED);
+            status.last_applied_revision = Some(revision);
+            status.observed_generation = generation;
+            if changed {
+                ctx.event(ks, false, reasons::RECONCILIATION_SUCCEEDED, message)
+                    .await;
+            }
+            Action::requeue(requeue)
+        }
+        Err(failure) => {
+            condition::set(
+                &mut status.conditions,
+                types::READY,
+                false,
+                failure.reason,
+                &failure.message,
+                generation,
+                now(),
+            );
+            if failure.stalled {
+                condition::set(
+                    &mut status.conditions,
+                    types::STALLED,
+                    true,
+                    failure.reason,
+                    &failure.message,
+                    generation,
+                    now(),
+                );
+                status.observed_generation = generation;
+            } else {
+                condition::remove(&mut status.conditions, types::STALLED);
+                if failure.reason != reasons::DEPENDENCY_NOT_READY {
+                    condition::set(
+                        &mut status.conditions,
+                        types::RECONCILING,
+                        true,
+                        reasons::PROGRESSING_WITH_RETRY,
+                        &failure.message,
+                        generation,
+                        now(),
+                    );
+                }
+            }
+            if failure.reason != reasons::DEPENDENCY_NOT_READY {
+                ctx.event(ks, true, failure.reason, failure.message.clone())
+                    .await;
+            }
+            if failure.stalled {
+                Action::await_change()
+            } else {
+                Action::requeue(requeue)
+            }
+        }
+    };
+    patch_status(
+        ctx,
+        &ks.namespace().unwrap_or_default(),
+        &ks.name_any(),
+        &status,
+    )
+    .await?;
+    Ok(action)
+}
+
+/// Deleting a Kustomization prunes its inventory (deletionPolicy MirrorPrune follows
+/// spec.prune; Delete always; Orphan never).
+async fn finalize(ks: &Kustomization, ctx: &Context) {
+    let policy = ks.spec.deletion_policy.as_deref().unwrap_or("MirrorPrune");
+    let prune = match policy {
+        "Delete" | "WaitForTermination" => true,
+        "Orphan" => false,
+        _ => ks.spec.prune,
+    };
+    if !prune {
+        return;
+    }
+    let inventory = ks.status.as_ref().map(old_inventory).unwrap_or_default();
+    let stale = inventory.missing_from(&Inventory::default());
+    if let Err(err) = ctx.applier.prune(stale, &owner_labels(ks)).await {
+        tracing::warn!(%err, "pruning on deletion failed");
+    }
+}
+
+async fn patch_status(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    status: &KustomizationStatus,
+) -> Result<(), kube::Error> {
+    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), ns);
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confined;
+    use std::path::Path;
+
+    #[test]
+    fn paths_stay_inside_the_source() {
+        let root = Path::new("/tmp/src");
+        assert_eq!(confined(root, "./apps/prod"), Some(root.join("apps/prod")));
+        assert_eq!(confined(root, ""), Some(root.to_path_buf()));
+        assert_eq!(confined(root, "apps/../infra"), Some(root.join("infra")));
+        assert_eq!(confined(root, "../etc"), None);
+        assert_eq!(confined(root, "/abs/path"), Some(root.join("abs/path")));
+    }
+}

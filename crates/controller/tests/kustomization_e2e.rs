@@ -1,0 +1,358 @@
+//! End to end on the real control plane with a real `git daemon`: a GitRepository and two
+//! Kustomizations (infrastructure → apps, as in seed 004) converge; postBuild substitution with
+//! defaults and a ConfigMap source; drift is reverted; a file removed from Git is pruned; a broken
+//! manifest leaves everything as it was and names the file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use keelson_api::{GitRepository, Kustomization, condition};
+use keelson_testsupport::{TestNamespace, apply, eventually};
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare repository served by `git daemon`, and a working clone to push from.
+struct GitServer {
+    _dir: tempfile::TempDir,
+    work: PathBuf,
+    daemon: Child,
+    url: String,
+}
+
+impl GitServer {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("repo.git");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            dir.path(),
+            &["init", "--bare", "-q", bare.to_str().unwrap()],
+        );
+        git(&work, &["init", "-q"]);
+        git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+        let port = free_port();
+        let daemon = Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", dir.path().display()))
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the daemon accepts connections.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            _dir: dir,
+            work,
+            daemon,
+            url: format!("git://127.0.0.1:{port}/repo.git"),
+        }
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let file = self.work.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+
+    fn remove(&self, path: &str) {
+        std::fs::remove_file(self.work.join(path)).unwrap();
+    }
+
+    /// Commits everything and pushes; returns the commit.
+    fn push(&self, message: &str) -> String {
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "-q", "-m", message]);
+        git(
+            &self.work,
+            &["push", "-q", "origin", "HEAD:refs/heads/main"],
+        );
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn deployment(name: &str, replicas: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.27\n"
+    )
+}
+
+async fn ready_at(api: &Api<Kustomization>, name: &str, revision: &str) -> Kustomization {
+    eventually(
+        &format!("Kustomization {name} Ready at {revision}"),
+        WAIT,
+        || {
+            let api = api.clone();
+            let name = name.to_string();
+            let revision = revision.to_string();
+            async move {
+                let ks = api.get(&name).await.ok()?;
+                let status = ks.status.clone()?;
+                (condition::is_true(&status.conditions, "Ready")
+                    && status.last_applied_revision.as_deref() == Some(revision.as_str()))
+                .then_some(ks)
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
+    let ns = TestNamespace::create("ks-e2e").await;
+    let client = ns.client();
+    let server = GitServer::start();
+
+    // The repository: infrastructure (a ConfigMap and a Deployment) and apps (a Deployment whose
+    // replicas and labels come from postBuild substitution, plus a ConfigMap to be pruned later).
+    server.write(
+        "infrastructure/kustomization.yaml",
+        "resources:\n- settings.yaml\n- cache.yaml\n",
+    );
+    server.write(
+        "infrastructure/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  tier: infra\n",
+    );
+    server.write("infrastructure/cache.yaml", &deployment("cache", "1"));
+    // No kustomization.yaml in apps: Flux generates one.
+    server.write("apps/web.yaml", &format!("{}---\n{}", deployment("web", "${replicas}").replace("nginx:1.27", "nginx:${tag:=1.27}"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-env\n  labels:\n    env: ${cluster_env}\ndata:\n  escaped: $${not_a_var}\n"));
+    server.write(
+        "apps/extra.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n",
+    );
+    let first = server.push("initial");
+    let revision = format!("main@sha1:{first}");
+
+    // CRDs and the controller, watching this test's namespace only.
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    for crd in keelson_api::crds() {
+        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let storage = tempfile::tempdir().unwrap();
+    let config = keelson_controller::ControllerConfig {
+        storage_path: storage.path().to_path_buf(),
+        storage_addr: "127.0.0.1:0".parse().unwrap(),
+        storage_advertise: None,
+        requeue_dependency: Duration::from_secs(1),
+        namespace: Some(ns.name().to_string()),
+    };
+    let controller = tokio::spawn(keelson_controller::run(client.clone(), config));
+
+    let cms: Api<ConfigMap> = ns.api();
+    apply(&cms, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-vars"}, "data": {"cluster_env": "staging"}})).await;
+    let repos: Api<GitRepository> = ns.api();
+    apply(
+        &repos,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "flux-system"},
+            "spec": {"url": server.url, "interval": "1s", "ref": {"branch": "main"}}
+        }),
+    )
+    .await;
+    let kss: Api<Kustomization> = ns.api();
+    apply(&kss, json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps"},
+        "spec": {"interval": "1m", "retryInterval": "1s", "path": "./apps", "prune": true, "wait": true, "timeout": "60s",
+                 "targetNamespace": ns.name(),
+                 "dependsOn": [{"name": "infrastructure"}],
+                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+                 "postBuild": {"substitute": {"replicas": "2"},
+                               "substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}]}}
+    })).await;
+    apply(&kss, json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "infrastructure"},
+        "spec": {"interval": "1m", "retryInterval": "1s", "path": "./infrastructure", "prune": true, "wait": true,
+                 "targetNamespace": ns.name(),
+                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}
+    })).await;
+
+    // Converge: both Ready at the pushed revision, workloads Available, infra before apps.
+    let infra = ready_at(&kss, "infrastructure", &revision).await;
+    let apps = ready_at(&kss, "apps", &revision).await;
+    let infra_ready = condition::get(&infra.status.unwrap().conditions, "Ready")
+        .unwrap()
+        .last_transition_time
+        .clone();
+    let web_cm = cms.get("web-env").await.unwrap();
+    assert!(
+        web_cm.metadata.creation_timestamp.unwrap().0 >= infra_ready.0,
+        "apps applied only after infrastructure was Ready"
+    );
+    assert_eq!(
+        web_cm.metadata.labels.as_ref().unwrap()["env"],
+        "staging",
+        "substituteFrom ConfigMap"
+    );
+    assert_eq!(
+        web_cm.metadata.labels.as_ref().unwrap()["kustomize.toolkit.fluxcd.io/name"],
+        "apps"
+    );
+    assert_eq!(
+        web_cm.data.as_ref().unwrap()["escaped"],
+        "${not_a_var}",
+        "$${{}} escapes"
+    );
+    let deploys: Api<Deployment> = ns.api();
+    let web = deploys.get("web").await.unwrap();
+    assert_eq!(
+        web.spec.as_ref().unwrap().replicas,
+        Some(2),
+        "inline substitute"
+    );
+    assert_eq!(
+        web.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .as_deref(),
+        Some("nginx:1.27"),
+        "default value"
+    );
+    assert!(
+        apps.status
+            .unwrap()
+            .inventory
+            .unwrap()
+            .entries
+            .iter()
+            .any(|e| e.id == format!("{}_web_apps_Deployment", ns.name()))
+    );
+
+    // Drift: scale by hand, ask for a reconcile, the replicas come back.
+    deploys
+        .patch(
+            "web",
+            &PatchParams {
+                field_manager: Some("kubectl".into()),
+                ..Default::default()
+            },
+            &Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    kss.patch(
+        "apps",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now-1"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    eventually("drift on web's replicas to be reverted", WAIT, || {
+        let deploys = deploys.clone();
+        async move { (deploys.get("web").await.ok()?.spec?.replicas == Some(2)).then_some(()) }
+    })
+    .await;
+
+    // A file removed from Git: its object is pruned.
+    server.remove("apps/extra.yaml");
+    let second = server.push("remove extra");
+    ready_at(&kss, "apps", &format!("main@sha1:{second}")).await;
+    assert!(
+        cms.get_opt("extra").await.unwrap().is_none(),
+        "extra was pruned"
+    );
+    assert!(cms.get_opt("web-env").await.unwrap().is_some());
+
+    // A broken manifest: Ready=False naming the file, nothing applied, nothing pruned.
+    server.write(
+        "apps/web.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n",
+    );
+    let third = server.push("break");
+    let failed = eventually("apps to fail on the broken revision", WAIT, || {
+        let kss = kss.clone();
+        let third = third.clone();
+        async move {
+            let ks = kss.get("apps").await.ok()?;
+            let status = ks.status?;
+            let ready = condition::get(&status.conditions, "Ready")?.clone();
+            (status.last_attempted_revision.as_deref()
+                == Some(format!("main@sha1:{third}").as_str())
+                && ready.status == "False")
+                .then_some(ready)
+        }
+    })
+    .await;
+    assert_eq!(failed.reason, "BuildFailed");
+    assert!(
+        failed.message.contains("web.yaml"),
+        "the error names the file: {}",
+        failed.message
+    );
+    assert!(
+        !failed.message.contains("/tmp/"),
+        "no controller temp paths in messages: {}",
+        failed.message
+    );
+    assert!(
+        cms.get_opt("web-env").await.unwrap().is_some(),
+        "nothing pruned after a failed build"
+    );
+    assert_eq!(
+        deploys.get("web").await.unwrap().spec.unwrap().replicas,
+        Some(2)
+    );
+
+    controller.abort();
+}
