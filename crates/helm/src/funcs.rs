@@ -540,7 +540,7 @@ fn build() -> Funcs {
                 (Value::List(l), Value::Int(_) | Value::Float(_)) => {
                     let i = to_i64(k);
                     if i < 0 || i as usize >= l.len() {
-                        return Err(format!("error calling index: index out of range: {i}").into());
+                        return Err(format!("index out of range: {i}").into());
                     }
                     l[i as usize].clone()
                 }
@@ -1237,6 +1237,17 @@ fn build() -> Funcs {
     f.insert("dateInZone", |_, _| Ok(Value::str(now_rfc3339())));
     f.insert("htmlDate", |_, _| Ok(Value::str(now_rfc3339().get(..10).unwrap_or("").to_string())));
     f.insert("unixEpoch", |_, _| Ok(Value::str(unix_now().to_string())));
+    // Sprig's must* variants return errors instead of panicking; ours never panic.
+    for name in [
+        "append", "prepend", "first", "last", "rest", "initial", "reverse", "uniq", "without", "has", "compact",
+        "slice", "chunk", "push", "regexFindAll", "regexFind", "regexReplaceAll", "regexReplaceAllLiteral",
+        "regexSplit", "dig",
+    ] {
+        if let Some(func) = f.get(name).copied() {
+            let must: &'static str = Box::leak(format!("must{}{}", name[..1].to_uppercase(), &name[1..]).into_boxed_str());
+            f.entry(must).or_insert(func);
+        }
+    }
     f
 }
 

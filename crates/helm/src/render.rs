@@ -153,6 +153,9 @@ pub enum RenderError {
     /// The values do not satisfy a chart's `values.schema.json`.
     #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{0}")]
     Schema(String),
+    /// Dependencies declared in `Chart.yaml` are not in `charts/`.
+    #[error("found in Chart.yaml, but missing in charts/ directory: {0}")]
+    MissingDependencies(String),
     /// A rendered manifest is not YAML.
     #[error("YAML parse error on {file}: {message}")]
     Manifest {
@@ -359,6 +362,16 @@ fn clean_exec_error(e: &ExecError) -> String {
 
 /// Renders `chart` with user values `vals` as `helm template` does.
 pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rendered, RenderError> {
+    // `helm template` refuses charts whose declared dependencies are not in charts/
+    let missing: Vec<String> = chart
+        .dependencies
+        .iter()
+        .filter(|d| !chart.subcharts.iter().any(|s| s.name() == d.name))
+        .map(|d| d.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(RenderError::MissingDependencies(missing.join(", ")));
+    }
     process_dependencies(&mut chart, vals)?;
     let (caps, kube_normalized) = capabilities(opts)?;
     if let Some(req) = chart.metadata.get("kubeVersion").and_then(|v| v.as_str().map(str::to_string))
@@ -460,20 +473,16 @@ fn collect_crds(c: &Chart, path: &str, out: &mut Vec<Manifest>) {
 
 /// Splits a rendered file into documents as `releaseutil.SplitManifests` does.
 pub fn split_manifests(content: &str) -> Vec<String> {
+    // the separator is the regexp `(?m)^---[ \t]*`: whatever follows on the line starts the next
+    // document
     let t = content.trim_start();
     let mut docs = Vec::new();
     let mut cur = String::new();
-    let mut first = true;
     for line in t.split_inclusive('\n') {
-        let body = line.trim_end_matches('\n');
-        if body.starts_with("---") && body[3..].chars().all(|c| c == ' ' || c == '\t') {
+        if let Some(rest) = line.strip_prefix("---") {
             docs.push(std::mem::take(&mut cur));
-            // text after the separator on the same line stays (it is only spaces/tabs here)
-            first = false;
+            cur.push_str(rest.trim_start_matches([' ', '\t']));
             continue;
-        }
-        if body.starts_with("---") && !first {
-            // `---` followed by text: the regexp splits after `---[ \t]*`
         }
         cur.push_str(line);
     }
@@ -530,7 +539,13 @@ fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Ve
             continue;
         }
         for doc in split_manifests(content) {
-            let head = crate::yaml::parse(&doc).map_err(|e| RenderError::Manifest { file: path.clone(), message: e.to_string() })?;
+            let head = crate::yaml::parse(&doc).map_err(|e| {
+                let line = doc.lines().nth(e.line.saturating_sub(1)).unwrap_or("");
+                if std::env::var_os("KEELSON_HELM_DEBUG").is_some() {
+                    eprintln!("{doc}");
+                }
+                RenderError::Manifest { file: path.clone(), message: format!("{e}: {line:?}") }
+            })?;
             let hm = head.as_map().map(|m| m.clone()).unwrap_or_default();
             let kind = hm.get("kind").map(crate::funcs::strval).unwrap_or_default();
             let kind = if hm.get("kind").is_some_and(Value::is_nil) { String::new() } else { kind };

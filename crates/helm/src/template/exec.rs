@@ -36,6 +36,8 @@ pub(crate) struct Fail {
     pub(crate) context: String,
     /// Already a complete, located error from a nested template.
     pub(crate) located: Option<ExecError>,
+    /// Byte offset of the failing node, when known.
+    pub(crate) pos: Option<usize>,
 }
 
 impl Fail {
@@ -44,6 +46,7 @@ impl Fail {
             message: message.into(),
             context: context.into(),
             located: None,
+            pos: None,
         }
     }
 }
@@ -164,7 +167,7 @@ impl<'a> Exec<'a> {
             Err((fail, pos)) => Err(match fail.located {
                 Some(e) => e,
                 None => {
-                    let (line, col) = tree.location(pos);
+                    let (line, col) = tree.location(fail.pos.unwrap_or(pos));
                     ExecError {
                         name: tree.name.to_string(),
                         line,
@@ -243,6 +246,7 @@ impl<'a> Exec<'a> {
                             message: String::new(),
                             context: String::new(),
                             located: Some(e),
+                            pos: None,
                         },
                         *pos,
                     )
@@ -368,6 +372,15 @@ impl<'a> Exec<'a> {
     }
 
     fn eval_cmd(&mut self, cmd: &Command, dot: &Value, vars: &mut Vars, fin: Option<Value>) -> R<Value> {
+        self.eval_cmd_inner(cmd, dot, vars, fin).map_err(|mut f| {
+            if f.pos.is_none() {
+                f.pos = Some(cmd.pos);
+            }
+            f
+        })
+    }
+
+    fn eval_cmd_inner(&mut self, cmd: &Command, dot: &Value, vars: &mut Vars, fin: Option<Value>) -> R<Value> {
         let first = &cmd.args[0];
         let rest = &cmd.args[1..];
         match first {

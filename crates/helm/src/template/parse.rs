@@ -162,7 +162,6 @@ enum Tok {
     Comma,
     Declare,
     Assign,
-    End,
 }
 
 #[derive(Debug, Clone)]
@@ -208,7 +207,6 @@ impl<'a> Lexer<'a> {
             let mut text = &self.src[start..text_end];
             if trim_next {
                 text = text.trim_start_matches([' ', '\t', '\r', '\n']);
-                trim_next = false;
             }
             let Some(open) = open else {
                 if !text.is_empty() {
@@ -651,7 +649,8 @@ impl Parser<'_> {
                                 continue;
                             }
                             "template" => {
-                                nodes.push(self.template(&toks[1..], pos)?);
+                                let kw_pos = first.pos;
+                                nodes.push(self.template(&toks[1..], kw_pos)?);
                                 continue;
                             }
                             "break" => {
