@@ -93,22 +93,44 @@ pub struct Chart {
 impl Chart {
     /// `metadata.name` (the alias once dependencies are processed).
     pub fn name(&self) -> String {
-        self.metadata.get("name").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        self.metadata
+            .get("name")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     /// `metadata.version`.
     pub fn version(&self) -> String {
-        self.metadata.get("version").map(crate::funcs::strval).unwrap_or_default()
+        self.metadata
+            .get("version")
+            .map(crate::funcs::strval)
+            .unwrap_or_default()
     }
 
     /// True for `type: library`.
     pub fn is_library(&self) -> bool {
-        self.metadata.get("type").and_then(|v| v.as_str().map(|s| s.eq_ignore_ascii_case("library"))).unwrap_or(false)
+        self.metadata
+            .get("type")
+            .and_then(|v| v.as_str().map(|s| s.eq_ignore_ascii_case("library")))
+            .unwrap_or(false)
     }
 
     /// `.Chart` as templates see it: the metadata with Go field names.
     pub fn metadata_value(&self, is_root: bool) -> Value {
-        let s = |k: &str| Value::str(self.metadata.get(k).map(|v| if v.is_nil() { String::new() } else { crate::funcs::strval(v) }).unwrap_or_default());
+        let s = |k: &str| {
+            Value::str(
+                self.metadata
+                    .get(k)
+                    .map(|v| {
+                        if v.is_nil() {
+                            String::new()
+                        } else {
+                            crate::funcs::strval(v)
+                        }
+                    })
+                    .unwrap_or_default(),
+            )
+        };
         let list = |k: &str| match self.metadata.get(k) {
             Some(Value::List(l)) => Value::List(l.clone()),
             _ => Value::list(Vec::new()),
@@ -124,7 +146,13 @@ impl Chart {
             Some(Value::List(l)) => l
                 .iter()
                 .map(|x| {
-                    let g = |k: &str| Value::str(x.as_map().and_then(|m| m.get(k).map(crate::funcs::strval)).unwrap_or_default());
+                    let g = |k: &str| {
+                        Value::str(
+                            x.as_map()
+                                .and_then(|m| m.get(k).map(crate::funcs::strval))
+                                .unwrap_or_default(),
+                        )
+                    };
                     let mut mm = Map::new();
                     mm.insert("Name".into(), g("name"));
                     mm.insert("Email".into(), g("email"));
@@ -140,11 +168,19 @@ impl Chart {
         m.insert("Condition".into(), s("condition"));
         m.insert("Tags".into(), s("tags"));
         m.insert("AppVersion".into(), s("appVersion"));
-        m.insert("Deprecated".into(), Value::Bool(self.metadata.get("deprecated").is_some_and(Value::truthy)));
+        m.insert(
+            "Deprecated".into(),
+            Value::Bool(self.metadata.get("deprecated").is_some_and(Value::truthy)),
+        );
         m.insert(
             "Annotations".into(),
             match self.metadata.get("annotations") {
-                Some(Value::Map(a)) => Value::map(a.borrow().iter().map(|(k, v)| (k.clone(), Value::str(crate::funcs::strval(v)))).collect()),
+                Some(Value::Map(a)) => Value::map(
+                    a.borrow()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::str(crate::funcs::strval(v))))
+                        .collect(),
+                ),
                 _ => Value::map(Map::new()),
             },
         );
@@ -158,7 +194,10 @@ impl Chart {
                 dm.insert("Version".into(), Value::str(d.version.as_str()));
                 dm.insert("Repository".into(), Value::str(d.repository.as_str()));
                 dm.insert("Condition".into(), Value::str(d.condition.as_str()));
-                dm.insert("Tags".into(), Value::list(d.tags.iter().map(|t| Value::str(t.as_str())).collect()));
+                dm.insert(
+                    "Tags".into(),
+                    Value::list(d.tags.iter().map(|t| Value::str(t.as_str())).collect()),
+                );
                 dm.insert("Enabled".into(), Value::Bool(d.enabled));
                 dm.insert("ImportValues".into(), Value::list(d.import_values.clone()));
                 dm.insert("Alias".into(), Value::str(d.alias.as_str()));
@@ -224,7 +263,10 @@ impl Ignore {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Loads the chart in directory `dir`.
@@ -238,13 +280,25 @@ pub fn load_dir(dir: &Path) -> Result<Chart, LoadError> {
     load_files(&dir.display().to_string(), files)
 }
 
-fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), LoadError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+fn walk(
+    dir: &Path,
+    rel: &str,
+    ignore: &Ignore,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), LoadError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let path = e.path();
         let is_dir = path.is_dir();
         if ignore.ignored(&r, is_dir) {
@@ -261,21 +315,38 @@ fn walk(dir: &Path, rel: &str, ignore: &Ignore, out: &mut Vec<(String, Vec<u8>)>
 
 fn yaml_map(path: &str, data: &[u8], json_numbers: bool) -> Result<Map, LoadError> {
     let text = String::from_utf8_lossy(data);
-    let v = crate::yaml::parse(&text).map_err(|source| LoadError::Yaml { path: path.to_string(), source })?;
-    let v = if json_numbers { crate::yaml::json_numbers(v) } else { v };
+    let v = crate::yaml::parse(&text).map_err(|source| LoadError::Yaml {
+        path: path.to_string(),
+        source,
+    })?;
+    let v = if json_numbers {
+        crate::yaml::json_numbers(v)
+    } else {
+        v
+    };
     match v {
         Value::Map(m) => Ok(m.borrow().clone()),
         Value::Nil => Ok(Map::new()),
-        _ => Err(LoadError::Invalid { path: path.to_string(), message: "not a map".into() }),
+        _ => Err(LoadError::Invalid {
+            path: path.to_string(),
+            message: "not a map".into(),
+        }),
     }
 }
 
 fn parse_deps(v: Option<&Value>) -> Vec<Dependency> {
-    let Some(Value::List(l)) = v else { return Vec::new() };
+    let Some(Value::List(l)) = v else {
+        return Vec::new();
+    };
     l.iter()
         .filter_map(|d| {
             let m = d.as_map()?;
-            let s = |k: &str| m.get(k).filter(|v| !v.is_nil()).map(crate::funcs::strval).unwrap_or_default();
+            let s = |k: &str| {
+                m.get(k)
+                    .filter(|v| !v.is_nil())
+                    .map(crate::funcs::strval)
+                    .unwrap_or_default()
+            };
             Some(Dependency {
                 name: s("name"),
                 version: s("version"),
@@ -320,15 +391,22 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
             }
             "values.yaml" => chart.values = yaml_map(&p, &data, true)?,
             "values.schema.json" => {
-                chart.schema = Some(serde_json::from_slice(&data).map_err(|source| LoadError::Json { path: p, source })?);
+                chart.schema = Some(
+                    serde_json::from_slice(&data)
+                        .map_err(|source| LoadError::Json { path: p, source })?,
+                );
             }
             "requirements.yaml" => requirements = Some(yaml_map(&p, &data, false)?),
             "Chart.lock" | "requirements.lock" => {}
-            n if n.starts_with("templates/") => chart.templates.push((name.clone(), String::from_utf8_lossy(&data).into_owned())),
+            n if n.starts_with("templates/") => chart
+                .templates
+                .push((name.clone(), String::from_utf8_lossy(&data).into_owned())),
             n if n.starts_with("charts/") => {
                 let rest = &n["charts/".len()..];
                 if let Some((first, inner)) = rest.split_once('/') {
-                    sub.entry(first.to_string()).or_default().push((inner.to_string(), data));
+                    sub.entry(first.to_string())
+                        .or_default()
+                        .push((inner.to_string(), data));
                 } else if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
                     return Err(LoadError::Invalid {
                         path: p,
@@ -344,19 +422,31 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
         }
     }
     if !have_chart_yaml {
-        return Err(LoadError::Invalid { path: origin.to_string(), message: "Chart.yaml file is missing".into() });
+        return Err(LoadError::Invalid {
+            path: origin.to_string(),
+            message: "Chart.yaml file is missing".into(),
+        });
     }
     if chart.name().is_empty() {
-        return Err(LoadError::Invalid { path: origin.to_string(), message: "chart.metadata.name is required".into() });
+        return Err(LoadError::Invalid {
+            path: origin.to_string(),
+            message: "chart.metadata.name is required".into(),
+        });
     }
-    let api_v1 = chart.metadata.get("apiVersion").and_then(|v| v.as_str().map(|s| s == "v1")).unwrap_or(false);
+    let api_v1 = chart
+        .metadata
+        .get("apiVersion")
+        .and_then(|v| v.as_str().map(|s| s == "v1"))
+        .unwrap_or(false);
     chart.dependencies = if api_v1 {
         parse_deps(requirements.as_ref().and_then(|r| r.get("dependencies")))
     } else {
         parse_deps(chart.metadata.get("dependencies"))
     };
     for (name, files) in sub {
-        chart.subcharts.push(load_files(&format!("{origin}/charts/{name}"), files)?);
+        chart
+            .subcharts
+            .push(load_files(&format!("{origin}/charts/{name}"), files)?);
     }
     Ok(chart)
 }

@@ -326,13 +326,25 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 /// The methods of `.Files`.
-pub fn files_method(files: &BTreeMap<String, Rc<[u8]>>, name: &str, args: Vec<Value>) -> Result<Value, String> {
+pub fn files_method(
+    files: &BTreeMap<String, Rc<[u8]>>,
+    name: &str,
+    args: Vec<Value>,
+) -> Result<Value, String> {
     let a0 = args.first().map(strval).unwrap_or_default();
     match name {
         "Get" => Ok(Value::str(
-            files.get(&a0).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(),
+            files
+                .get(&a0)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default(),
         )),
-        "GetBytes" => Ok(Value::Bytes(files.get(&a0).cloned().unwrap_or_else(|| Rc::from(Vec::new())))),
+        "GetBytes" => Ok(Value::Bytes(
+            files
+                .get(&a0)
+                .cloned()
+                .unwrap_or_else(|| Rc::from(Vec::new())),
+        )),
         "Glob" => {
             let sel = files
                 .iter()
@@ -354,7 +366,9 @@ pub fn files_method(files: &BTreeMap<String, Rc<[u8]>>, name: &str, args: Vec<Va
             if m.is_empty() {
                 return Ok(Value::str("{}"));
             }
-            Ok(Value::str(crate::yaml::to_yaml(&Value::map(m)).trim_end_matches('\n')))
+            Ok(Value::str(
+                crate::yaml::to_yaml(&Value::map(m)).trim_end_matches('\n'),
+            ))
         }
         "Lines" => {
             let Some(b) = files.get(&a0).filter(|b| !b.is_empty()) else {
@@ -390,7 +404,9 @@ fn cmp_basic(name: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, Fun
         (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
         (Value::Float(x), Value::Float(y)) => Ok(x.partial_cmp(y).unwrap_or(Ordering::Equal)),
         (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-        (Value::Nil, _) | (_, Value::Nil) => Err(format!("error calling {name}: invalid type for comparison").into()),
+        (Value::Nil, _) | (_, Value::Nil) => {
+            Err(format!("error calling {name}: invalid type for comparison").into())
+        }
         (Value::Bool(_), Value::Bool(_)) => Err("invalid type for comparison".into()),
         (x, y) if x.type_name() == y.type_name() => Err("invalid type for comparison".into()),
         _ => Err("incompatible types for comparison".into()),
@@ -405,11 +421,20 @@ fn go_eq(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bool(_), Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bool(_)) => {
+        (
+            Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bool(_),
+            Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Bool(_),
+        ) => {
             return Err("incompatible types for comparison".into());
         }
-        (Value::List(_) | Value::Map(_) | Value::Bytes(_), _) | (_, Value::List(_) | Value::Map(_) | Value::Bytes(_)) => {
-            return Err(format!("non-comparable type {}: {}", a.to_go_string(), a.type_name()).into());
+        (Value::List(_) | Value::Map(_) | Value::Bytes(_), _)
+        | (_, Value::List(_) | Value::Map(_) | Value::Bytes(_)) => {
+            return Err(format!(
+                "non-comparable type {}: {}",
+                a.to_go_string(),
+                a.type_name()
+            )
+            .into());
         }
         _ => return Err("incompatible types for comparison".into()),
     })
@@ -425,8 +450,7 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_letter = !c.is_whitespace() && !(c.is_ascii_punctuation() && c != '\'' && c != '_');
-        let _ = is_sep;
+        prev_letter = !is_sep;
     }
     out
 }
@@ -474,7 +498,12 @@ fn sha1_hex(data: &[u8]) -> String {
     for chunk in msg.chunks(64) {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+            w[i] = u32::from_be_bytes([
+                chunk[4 * i],
+                chunk[4 * i + 1],
+                chunk[4 * i + 2],
+                chunk[4 * i + 3],
+            ]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -487,7 +516,12 @@ fn sha1_hex(data: &[u8]) -> String {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
                 _ => (b ^ c ^ d, 0xCA62C1D6),
             };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
             e = d;
             d = c;
             c = b.rotate_left(30);
@@ -504,10 +538,23 @@ fn sha1_hex(data: &[u8]) -> String {
 }
 
 fn placeholder_cert(cn: &str) -> Value {
-    let body = base64::engine::general_purpose::STANDARD.encode(format!("keelson-generated-{cn}-{}", rand_string(16, b"abcdef0123456789")));
+    let body = base64::engine::general_purpose::STANDARD.encode(format!(
+        "keelson-generated-{cn}-{}",
+        rand_string(16, b"abcdef0123456789")
+    ));
     let mut m = Map::new();
-    m.insert("Cert".into(), Value::str(format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")));
-    m.insert("Key".into(), Value::str(format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n")));
+    m.insert(
+        "Cert".into(),
+        Value::str(format!(
+            "-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+        )),
+    );
+    m.insert(
+        "Key".into(),
+        Value::str(format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+        )),
+    );
     crate::template::exec::object_struct("*sprig.certificate", m, None)
 }
 
@@ -546,7 +593,10 @@ fn build() -> Funcs {
                 }
                 (Value::Nil, _) => return Err("index of untyped nil".into()),
                 (Value::Object(o), _) => match &**o {
-                    Object::Files(fs) => fs.get(&strval(k)).map(|b| Value::Bytes(b.clone())).unwrap_or_default(),
+                    Object::Files(fs) => fs
+                        .get(&strval(k))
+                        .map(|b| Value::Bytes(b.clone()))
+                        .unwrap_or_default(),
                     _ => return Err(format!("can't index item of type {}", cur.type_name()).into()),
                 },
                 _ => return Err(format!("can't index item of type {}", cur.type_name()).into()),
@@ -594,7 +644,11 @@ fn build() -> Funcs {
     f.insert("html", |_, a| {
         let s = sprint(&a);
         Ok(Value::str(
-            s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;").replace('\'', "&#39;"),
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&#34;")
+                .replace('\'', "&#39;"),
         ))
     });
     f.insert("js", |_, a| {
@@ -622,7 +676,9 @@ fn build() -> Funcs {
         let mut o = String::new();
         for b in s.bytes() {
             match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    o.push(b as char)
+                }
                 b' ' => o.push('+'),
                 _ => o.push_str(&format!("%{b:02X}")),
             }
@@ -635,7 +691,10 @@ fn build() -> Funcs {
         let name = s_arg(&a, 0);
         let count = ex.include_counts.entry(name.clone()).or_insert(0);
         if *count > 1000 {
-            return Err(format!("rendering template has a nested reference name: {name}: unable to execute template").into());
+            return Err(format!(
+                "rendering template has a nested reference name: {name}: unable to execute template"
+            )
+            .into());
         }
         *count += 1;
         let mut buf = String::new();
@@ -656,7 +715,11 @@ fn build() -> Funcs {
         let mut buf = String::new();
         let r = ex.execute("gotpl", arg(&a, 1), &mut buf);
         ex.sets.pop();
-        r.map_err(|e| FuncError::Message(format!("error during tpl function execution for {src:?}: {e}")))?;
+        r.map_err(|e| {
+            FuncError::Message(format!(
+                "error during tpl function execution for {src:?}: {e}"
+            ))
+        })?;
         Ok(Value::str(buf.replace("<no value>", "")))
     });
     f.insert("required", |_, a| {
@@ -664,16 +727,24 @@ fn build() -> Funcs {
         let v = arg(&a, 1);
         match &v {
             Value::Nil => Err(format!("{WARN_START}{}{WARN_END}", s_arg(&a, 0)).into()),
-            Value::Str(s) if s.is_empty() => Err(format!("{WARN_START}{}{WARN_END}", s_arg(&a, 0)).into()),
+            Value::Str(s) if s.is_empty() => {
+                Err(format!("{WARN_START}{}{WARN_END}", s_arg(&a, 0)).into())
+            }
             _ => Ok(v),
         }
     });
-    f.insert("fail", |_, a| Err(format!("{WARN_START}{}{WARN_END}", s_arg(&a, 0)).into()));
+    f.insert("fail", |_, a| {
+        Err(format!("{WARN_START}{}{WARN_END}", s_arg(&a, 0)).into())
+    });
     f.insert("lookup", |_, _| Ok(Value::map(Map::new())));
     f.insert("getHostByName", |_, _| Ok(Value::str("")));
     f.insert("toYaml", |_, a| Ok(Value::str(to_yaml_str(&arg(&a, 0)))));
-    f.insert("mustToYaml", |_, a| Ok(Value::str(to_yaml_str(&arg(&a, 0)))));
-    f.insert("toYamlPretty", |_, a| Ok(Value::str(to_yaml_str(&arg(&a, 0)))));
+    f.insert("mustToYaml", |_, a| {
+        Ok(Value::str(to_yaml_str(&arg(&a, 0))))
+    });
+    f.insert("toYamlPretty", |_, a| {
+        Ok(Value::str(to_yaml_str(&arg(&a, 0))))
+    });
     f.insert("fromYaml", |_, a| {
         Ok(match crate::yaml::parse(&s_arg(&a, 0)) {
             Ok(v) => match crate::yaml::json_numbers(v) {
@@ -701,12 +772,24 @@ fn build() -> Funcs {
             Err(e) => Value::list(vec![Value::str(e.to_string())]),
         })
     });
-    f.insert("toJson", |_, a| Ok(Value::str(crate::json::to_json(&arg(&a, 0), true))));
-    f.insert("mustToJson", |_, a| Ok(Value::str(crate::json::to_json(&arg(&a, 0), true))));
-    f.insert("toRawJson", |_, a| Ok(Value::str(crate::json::to_json(&arg(&a, 0), false))));
-    f.insert("mustToRawJson", |_, a| Ok(Value::str(crate::json::to_json(&arg(&a, 0), false))));
-    f.insert("toPrettyJson", |_, a| Ok(Value::str(crate::json::to_json_pretty(&arg(&a, 0), "  "))));
-    f.insert("mustToPrettyJson", |_, a| Ok(Value::str(crate::json::to_json_pretty(&arg(&a, 0), "  "))));
+    f.insert("toJson", |_, a| {
+        Ok(Value::str(crate::json::to_json(&arg(&a, 0), true)))
+    });
+    f.insert("mustToJson", |_, a| {
+        Ok(Value::str(crate::json::to_json(&arg(&a, 0), true)))
+    });
+    f.insert("toRawJson", |_, a| {
+        Ok(Value::str(crate::json::to_json(&arg(&a, 0), false)))
+    });
+    f.insert("mustToRawJson", |_, a| {
+        Ok(Value::str(crate::json::to_json(&arg(&a, 0), false)))
+    });
+    f.insert("toPrettyJson", |_, a| {
+        Ok(Value::str(crate::json::to_json_pretty(&arg(&a, 0), "  ")))
+    });
+    f.insert("mustToPrettyJson", |_, a| {
+        Ok(Value::str(crate::json::to_json_pretty(&arg(&a, 0), "  ")))
+    });
     f.insert("fromJson", |_, a| {
         Ok(match crate::json::parse(&s_arg(&a, 0)) {
             Ok(Value::Map(m)) => Value::Map(m),
@@ -717,21 +800,27 @@ fn build() -> Funcs {
             }
         })
     });
-    f.insert("mustFromJson", |_, a| crate::json::parse(&s_arg(&a, 0)).map_err(|e| FuncError::Message(e.to_string())));
+    f.insert("mustFromJson", |_, a| {
+        crate::json::parse(&s_arg(&a, 0)).map_err(|e| FuncError::Message(e.to_string()))
+    });
     f.insert("fromJsonArray", |_, a| {
         Ok(match crate::json::parse(&s_arg(&a, 0)) {
             Ok(Value::List(l)) => Value::List(l),
             _ => Value::list(vec![Value::str("json: cannot unmarshal")]),
         })
     });
-    f.insert("toToml", |_, a| Ok(Value::str(crate::toml::to_toml(&arg(&a, 0)))));
+    f.insert("toToml", |_, a| {
+        Ok(Value::str(crate::toml::to_toml(&arg(&a, 0))))
+    });
     // --- Sprig: strings
     f.insert("toString", |_, a| Ok(Value::str(strval(&arg(&a, 0)))));
-    f.insert("toStrings", |_, a| Ok(Value::list(match arg(&a, 0) {
-        Value::List(l) => l.iter().map(|x| Value::str(strval(x))).collect(),
-        Value::Nil => Vec::new(),
-        other => vec![Value::str(strval(&other))],
-    })));
+    f.insert("toStrings", |_, a| {
+        Ok(Value::list(match arg(&a, 0) {
+            Value::List(l) => l.iter().map(|x| Value::str(strval(x))).collect(),
+            Value::Nil => Vec::new(),
+            other => vec![Value::str(strval(&other))],
+        }))
+    });
     f.insert("trim", |_, a| Ok(Value::str(s_arg(&a, 0).trim())));
     f.insert("trimAll", |_, a| {
         let cut: Vec<char> = s_arg(&a, 0).chars().collect();
@@ -739,11 +828,15 @@ fn build() -> Funcs {
     });
     f.insert("trimSuffix", |_, a| {
         let s = s_arg(&a, 1);
-        Ok(Value::str(s.strip_suffix(s_arg(&a, 0).as_str()).unwrap_or(&s)))
+        Ok(Value::str(
+            s.strip_suffix(s_arg(&a, 0).as_str()).unwrap_or(&s),
+        ))
     });
     f.insert("trimPrefix", |_, a| {
         let s = s_arg(&a, 1);
-        Ok(Value::str(s.strip_prefix(s_arg(&a, 0).as_str()).unwrap_or(&s)))
+        Ok(Value::str(
+            s.strip_prefix(s_arg(&a, 0).as_str()).unwrap_or(&s),
+        ))
     });
     f.insert("upper", |_, a| Ok(Value::str(s_arg(&a, 0).to_uppercase())));
     f.insert("lower", |_, a| Ok(Value::str(s_arg(&a, 0).to_lowercase())));
@@ -762,7 +855,11 @@ fn build() -> Funcs {
         }
         Ok(Value::str(out))
     });
-    f.insert("repeat", |_, a| Ok(Value::str(s_arg(&a, 1).repeat(to_i64(&arg(&a, 0)).max(0) as usize))));
+    f.insert("repeat", |_, a| {
+        Ok(Value::str(
+            s_arg(&a, 1).repeat(to_i64(&arg(&a, 0)).max(0) as usize),
+        ))
+    });
     f.insert("substr", |_, a| {
         let s = s_arg(&a, 2);
         let (mut st, mut en) = (to_i64(&arg(&a, 0)), to_i64(&arg(&a, 1)));
@@ -778,7 +875,14 @@ fn build() -> Funcs {
         }
         Ok(Value::str(s.get(st as usize..en as usize).unwrap_or("")))
     });
-    f.insert("nospace", |_, a| Ok(Value::str(s_arg(&a, 0).chars().filter(|c| !c.is_whitespace()).collect::<String>())));
+    f.insert("nospace", |_, a| {
+        Ok(Value::str(
+            s_arg(&a, 0)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>(),
+        ))
+    });
     f.insert("trunc", |_, a| {
         let c = to_i64(&arg(&a, 0));
         let s = s_arg(&a, 1);
@@ -799,28 +903,78 @@ fn build() -> Funcs {
         }
         Ok(Value::str(format!("{}...", &s[..(w - 3) as usize])))
     });
-    f.insert("initials", |_, a| Ok(Value::str(s_arg(&a, 0).split_whitespace().filter_map(|w| w.chars().next()).collect::<String>())));
-    f.insert("randAlphaNum", |_, a| Ok(Value::str(rand_string(to_i64(&arg(&a, 0)).max(0) as usize, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))));
-    f.insert("randAlpha", |_, a| Ok(Value::str(rand_string(to_i64(&arg(&a, 0)).max(0) as usize, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))));
-    f.insert("randNumeric", |_, a| Ok(Value::str(rand_string(to_i64(&arg(&a, 0)).max(0) as usize, b"0123456789"))));
+    f.insert("initials", |_, a| {
+        Ok(Value::str(
+            s_arg(&a, 0)
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect::<String>(),
+        ))
+    });
+    f.insert("randAlphaNum", |_, a| {
+        Ok(Value::str(rand_string(
+            to_i64(&arg(&a, 0)).max(0) as usize,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        )))
+    });
+    f.insert("randAlpha", |_, a| {
+        Ok(Value::str(rand_string(
+            to_i64(&arg(&a, 0)).max(0) as usize,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+        )))
+    });
+    f.insert("randNumeric", |_, a| {
+        Ok(Value::str(rand_string(
+            to_i64(&arg(&a, 0)).max(0) as usize,
+            b"0123456789",
+        )))
+    });
     f.insert("randAscii", |_, a| Ok(Value::str(rand_string(to_i64(&arg(&a, 0)).max(0) as usize, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#%&()*+,-./:;<=>?@[]^_{|}~"))));
     f.insert("randInt", |_, a| {
         let (lo, hi) = (to_i64(&arg(&a, 0)), to_i64(&arg(&a, 1)));
         let r: i64 = rand_string(8, b"0123456789").parse().unwrap_or(0);
         Ok(Value::Int(if hi > lo { lo + r % (hi - lo) } else { lo }))
     });
-    f.insert("uuidv4", |_, _| Ok(Value::str(uuid::Uuid::new_v4().to_string())));
-    f.insert("wrap", |_, a| Ok(Value::str(wrap(&s_arg(&a, 1), to_i64(&arg(&a, 0)) as usize, "\n"))));
-    f.insert("wrapWith", |_, a| Ok(Value::str(wrap(&s_arg(&a, 2), to_i64(&arg(&a, 0)) as usize, &s_arg(&a, 1)))));
-    f.insert("contains", |_, a| Ok(Value::Bool(s_arg(&a, 1).contains(s_arg(&a, 0).as_str()))));
-    f.insert("hasPrefix", |_, a| Ok(Value::Bool(s_arg(&a, 1).starts_with(s_arg(&a, 0).as_str()))));
-    f.insert("hasSuffix", |_, a| Ok(Value::Bool(s_arg(&a, 1).ends_with(s_arg(&a, 0).as_str()))));
+    f.insert("uuidv4", |_, _| {
+        Ok(Value::str(uuid::Uuid::new_v4().to_string()))
+    });
+    f.insert("wrap", |_, a| {
+        Ok(Value::str(wrap(
+            &s_arg(&a, 1),
+            to_i64(&arg(&a, 0)) as usize,
+            "\n",
+        )))
+    });
+    f.insert("wrapWith", |_, a| {
+        Ok(Value::str(wrap(
+            &s_arg(&a, 2),
+            to_i64(&arg(&a, 0)) as usize,
+            &s_arg(&a, 1),
+        )))
+    });
+    f.insert("contains", |_, a| {
+        Ok(Value::Bool(s_arg(&a, 1).contains(s_arg(&a, 0).as_str())))
+    });
+    f.insert("hasPrefix", |_, a| {
+        Ok(Value::Bool(s_arg(&a, 1).starts_with(s_arg(&a, 0).as_str())))
+    });
+    f.insert("hasSuffix", |_, a| {
+        Ok(Value::Bool(s_arg(&a, 1).ends_with(s_arg(&a, 0).as_str())))
+    });
     f.insert("quote", |_, a| {
-        let parts: Vec<String> = a.iter().filter(|x| !x.is_nil()).map(|x| crate::gofmt::go_quote(&strval(x))).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|x| !x.is_nil())
+            .map(|x| crate::gofmt::go_quote(&strval(x)))
+            .collect();
         Ok(Value::str(parts.join(" ")))
     });
     f.insert("squote", |_, a| {
-        let parts: Vec<String> = a.iter().filter(|x| !x.is_nil()).map(|x| format!("'{}'", strval(x))).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|x| !x.is_nil())
+            .map(|x| format!("'{}'", strval(x)))
+            .collect();
         Ok(Value::str(parts.join(" ")))
     });
     f.insert("cat", |_, a| {
@@ -829,74 +983,187 @@ fn build() -> Funcs {
     });
     f.insert("indent", |_, a| {
         let pad = " ".repeat(to_i64(&arg(&a, 0)).max(0) as usize);
-        Ok(Value::str(format!("{pad}{}", s_arg(&a, 1).replace('\n', &format!("\n{pad}")))))
+        Ok(Value::str(format!(
+            "{pad}{}",
+            s_arg(&a, 1).replace('\n', &format!("\n{pad}"))
+        )))
     });
     f.insert("nindent", |_, a| {
         let pad = " ".repeat(to_i64(&arg(&a, 0)).max(0) as usize);
-        Ok(Value::str(format!("\n{pad}{}", s_arg(&a, 1).replace('\n', &format!("\n{pad}")))))
+        Ok(Value::str(format!(
+            "\n{pad}{}",
+            s_arg(&a, 1).replace('\n', &format!("\n{pad}"))
+        )))
     });
-    f.insert("replace", |_, a| Ok(Value::str(s_arg(&a, 2).replace(s_arg(&a, 0).as_str(), &s_arg(&a, 1)))));
-    f.insert("plural", |_, a| Ok(Value::str(if to_i64(&arg(&a, 2)) == 1 { s_arg(&a, 0) } else { s_arg(&a, 1) })));
-    f.insert("snakecase", |_, a| Ok(Value::str(words(&s_arg(&a, 0)).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join("_"))));
-    f.insert("kebabcase", |_, a| Ok(Value::str(words(&s_arg(&a, 0)).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join("-"))));
+    f.insert("replace", |_, a| {
+        Ok(Value::str(
+            s_arg(&a, 2).replace(s_arg(&a, 0).as_str(), &s_arg(&a, 1)),
+        ))
+    });
+    f.insert("plural", |_, a| {
+        Ok(Value::str(if to_i64(&arg(&a, 2)) == 1 {
+            s_arg(&a, 0)
+        } else {
+            s_arg(&a, 1)
+        }))
+    });
+    f.insert("snakecase", |_, a| {
+        Ok(Value::str(
+            words(&s_arg(&a, 0))
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect::<Vec<_>>()
+                .join("_"),
+        ))
+    });
+    f.insert("kebabcase", |_, a| {
+        Ok(Value::str(
+            words(&s_arg(&a, 0))
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect::<Vec<_>>()
+                .join("-"),
+        ))
+    });
     f.insert("camelcase", |_, a| {
         let s = s_arg(&a, 0);
-        Ok(Value::str(s.split('_').map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
-                None => String::new(),
-            }
-        }).collect::<String>()))
+        Ok(Value::str(
+            s.split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    match c.next() {
+                        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+                        None => String::new(),
+                    }
+                })
+                .collect::<String>(),
+        ))
     });
-    f.insert("swapcase", |_, a| Ok(Value::str(s_arg(&a, 0).chars().map(|c| if c.is_uppercase() { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() }).collect::<String>())));
-    f.insert("join", |_, a| Ok(Value::str(strslice(&arg(&a, 1)).join(&s_arg(&a, 0)))));
-    f.insert("splitList", |_, a| Ok(Value::list(s_arg(&a, 1).split(s_arg(&a, 0).as_str()).map(Value::from).collect())));
+    f.insert("swapcase", |_, a| {
+        Ok(Value::str(
+            s_arg(&a, 0)
+                .chars()
+                .map(|c| {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect::<String>()
+                    } else {
+                        c.to_uppercase().collect()
+                    }
+                })
+                .collect::<String>(),
+        ))
+    });
+    f.insert("join", |_, a| {
+        Ok(Value::str(strslice(&arg(&a, 1)).join(&s_arg(&a, 0))))
+    });
+    f.insert("splitList", |_, a| {
+        Ok(Value::list(
+            s_arg(&a, 1)
+                .split(s_arg(&a, 0).as_str())
+                .map(Value::from)
+                .collect(),
+        ))
+    });
     f.insert("split", |_, a| {
-        let m: Map = s_arg(&a, 1).split(s_arg(&a, 0).as_str()).enumerate().map(|(i, p)| (format!("_{i}"), Value::from(p))).collect();
+        let m: Map = s_arg(&a, 1)
+            .split(s_arg(&a, 0).as_str())
+            .enumerate()
+            .map(|(i, p)| (format!("_{i}"), Value::from(p)))
+            .collect();
         Ok(Value::map(m))
     });
     f.insert("splitn", |_, a| {
         let n = to_i64(&arg(&a, 1));
         let s = s_arg(&a, 2);
         let sep = s_arg(&a, 0);
-        let parts: Vec<&str> = if n < 0 { s.split(sep.as_str()).collect() } else { s.splitn(n as usize, sep.as_str()).collect() };
-        Ok(Value::map(parts.iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::from(*p))).collect()))
+        let parts: Vec<&str> = if n < 0 {
+            s.split(sep.as_str()).collect()
+        } else {
+            s.splitn(n as usize, sep.as_str()).collect()
+        };
+        Ok(Value::map(
+            parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("_{i}"), Value::from(*p)))
+                .collect(),
+        ))
     });
     f.insert("sortAlpha", |_, a| {
         let mut v = strslice(&arg(&a, 0));
         v.sort();
         Ok(Value::list(v.into_iter().map(Value::from).collect()))
     });
-    f.insert("regexMatch", |_, a| Ok(Value::Bool(regex(&s_arg(&a, 0))?.is_match(&s_arg(&a, 1)))));
-    f.insert("mustRegexMatch", |_, a| Ok(Value::Bool(regex(&s_arg(&a, 0))?.is_match(&s_arg(&a, 1)))));
-    f.insert("regexFind", |_, a| Ok(Value::str(regex(&s_arg(&a, 0))?.find(&s_arg(&a, 1)).map(|m| m.as_str().to_string()).unwrap_or_default())));
+    f.insert("regexMatch", |_, a| {
+        Ok(Value::Bool(regex(&s_arg(&a, 0))?.is_match(&s_arg(&a, 1))))
+    });
+    f.insert("mustRegexMatch", |_, a| {
+        Ok(Value::Bool(regex(&s_arg(&a, 0))?.is_match(&s_arg(&a, 1))))
+    });
+    f.insert("regexFind", |_, a| {
+        Ok(Value::str(
+            regex(&s_arg(&a, 0))?
+                .find(&s_arg(&a, 1))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        ))
+    });
     f.insert("regexFindAll", |_, a| {
         let re = regex(&s_arg(&a, 0))?;
         let s = s_arg(&a, 1);
         let n = to_i64(&arg(&a, 2));
         let it = re.find_iter(&s).map(|m| Value::str(m.as_str()));
-        Ok(Value::list(if n < 0 { it.collect() } else { it.take(n as usize).collect() }))
+        Ok(Value::list(if n < 0 {
+            it.collect()
+        } else {
+            it.take(n as usize).collect()
+        }))
     });
-    f.insert("regexReplaceAll", |_, a| Ok(Value::str(regex(&s_arg(&a, 0))?.replace_all(&s_arg(&a, 1), s_arg(&a, 2).as_str()).into_owned())));
-    f.insert("regexReplaceAllLiteral", |_, a| Ok(Value::str(regex(&s_arg(&a, 0))?.replace_all(&s_arg(&a, 1), regex::NoExpand(&s_arg(&a, 2))).into_owned())));
+    f.insert("regexReplaceAll", |_, a| {
+        Ok(Value::str(
+            regex(&s_arg(&a, 0))?
+                .replace_all(&s_arg(&a, 1), s_arg(&a, 2).as_str())
+                .into_owned(),
+        ))
+    });
+    f.insert("regexReplaceAllLiteral", |_, a| {
+        Ok(Value::str(
+            regex(&s_arg(&a, 0))?
+                .replace_all(&s_arg(&a, 1), regex::NoExpand(&s_arg(&a, 2)))
+                .into_owned(),
+        ))
+    });
     f.insert("regexSplit", |_, a| {
         let re = regex(&s_arg(&a, 0))?;
         let s = s_arg(&a, 1);
         let n = to_i64(&arg(&a, 2));
-        let parts: Vec<Value> = if n < 0 { re.split(&s).map(Value::from).collect() } else { re.splitn(&s, n as usize).map(Value::from).collect() };
+        let parts: Vec<Value> = if n < 0 {
+            re.split(&s).map(Value::from).collect()
+        } else {
+            re.splitn(&s, n as usize).map(Value::from).collect()
+        };
         Ok(Value::list(parts))
     });
-    f.insert("regexQuoteMeta", |_, a| Ok(Value::str(regex::escape(&s_arg(&a, 0)))));
+    f.insert("regexQuoteMeta", |_, a| {
+        Ok(Value::str(regex::escape(&s_arg(&a, 0))))
+    });
     // --- conversions and math
-    f.insert("atoi", |_, a| Ok(Value::Int(s_arg(&a, 0).parse().unwrap_or(0))));
+    f.insert("atoi", |_, a| {
+        Ok(Value::Int(s_arg(&a, 0).parse().unwrap_or(0)))
+    });
     f.insert("int", |_, a| Ok(Value::Int(to_i64(&arg(&a, 0)))));
     f.insert("int64", |_, a| Ok(Value::Int(to_i64(&arg(&a, 0)))));
     f.insert("float64", |_, a| Ok(Value::Float(to_f64(&arg(&a, 0)))));
-    f.insert("toDecimal", |_, a| Ok(Value::Int(i64::from_str_radix(&s_arg(&a, 0), 8).unwrap_or(0))));
+    f.insert("toDecimal", |_, a| {
+        Ok(Value::Int(
+            i64::from_str_radix(&s_arg(&a, 0), 8).unwrap_or(0),
+        ))
+    });
     f.insert("add1", |_, a| Ok(Value::Int(to_i64(&arg(&a, 0)) + 1)));
     f.insert("add", |_, a| Ok(Value::Int(a.iter().map(to_i64).sum())));
-    f.insert("sub", |_, a| Ok(Value::Int(to_i64(&arg(&a, 0)) - to_i64(&arg(&a, 1)))));
+    f.insert("sub", |_, a| {
+        Ok(Value::Int(to_i64(&arg(&a, 0)) - to_i64(&arg(&a, 1))))
+    });
     f.insert("mul", |_, a| Ok(Value::Int(a.iter().map(to_i64).product())));
     f.insert("div", |_, a| {
         let d = to_i64(&arg(&a, 1));
@@ -912,16 +1179,44 @@ fn build() -> Funcs {
         }
         Ok(Value::Int(to_i64(&arg(&a, 0)) % d))
     });
-    f.insert("max", |_, a| Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0))));
-    f.insert("min", |_, a| Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0))));
+    f.insert("max", |_, a| {
+        Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+    });
+    f.insert("min", |_, a| {
+        Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+    });
     f.insert("addf", |_, a| Ok(Value::Float(a.iter().map(to_f64).sum())));
     f.insert("add1f", |_, a| Ok(Value::Float(to_f64(&arg(&a, 0)) + 1.0)));
-    f.insert("subf", |_, a| Ok(Value::Float(a.iter().skip(1).fold(to_f64(&arg(&a, 0)), |x, y| x - to_f64(y)))));
-    f.insert("mulf", |_, a| Ok(Value::Float(a.iter().map(to_f64).product())));
-    f.insert("divf", |_, a| Ok(Value::Float(a.iter().skip(1).fold(to_f64(&arg(&a, 0)), |x, y| x / to_f64(y)))));
-    f.insert("maxf", |_, a| Ok(Value::Float(a.iter().map(to_f64).fold(f64::NEG_INFINITY, f64::max))));
-    f.insert("minf", |_, a| Ok(Value::Float(a.iter().map(to_f64).fold(f64::INFINITY, f64::min))));
-    f.insert("floor", |_, a| Ok(Value::Float(to_f64(&arg(&a, 0)).floor())));
+    f.insert("subf", |_, a| {
+        Ok(Value::Float(
+            a.iter()
+                .skip(1)
+                .fold(to_f64(&arg(&a, 0)), |x, y| x - to_f64(y)),
+        ))
+    });
+    f.insert("mulf", |_, a| {
+        Ok(Value::Float(a.iter().map(to_f64).product()))
+    });
+    f.insert("divf", |_, a| {
+        Ok(Value::Float(
+            a.iter()
+                .skip(1)
+                .fold(to_f64(&arg(&a, 0)), |x, y| x / to_f64(y)),
+        ))
+    });
+    f.insert("maxf", |_, a| {
+        Ok(Value::Float(
+            a.iter().map(to_f64).fold(f64::NEG_INFINITY, f64::max),
+        ))
+    });
+    f.insert("minf", |_, a| {
+        Ok(Value::Float(
+            a.iter().map(to_f64).fold(f64::INFINITY, f64::min),
+        ))
+    });
+    f.insert("floor", |_, a| {
+        Ok(Value::Float(to_f64(&arg(&a, 0)).floor()))
+    });
     f.insert("ceil", |_, a| Ok(Value::Float(to_f64(&arg(&a, 0)).ceil())));
     f.insert("round", |_, a| {
         let p = 10f64.powi(to_i64(&arg(&a, 1)) as i32);
@@ -929,10 +1224,18 @@ fn build() -> Funcs {
     });
     f.insert("until", |_, a| {
         let n = to_i64(&arg(&a, 0));
-        Ok(Value::list(if n >= 0 { (0..n).map(Value::Int).collect() } else { (n + 1..=0).rev().map(Value::Int).collect() }))
+        Ok(Value::list(if n >= 0 {
+            (0..n).map(Value::Int).collect()
+        } else {
+            (n + 1..=0).rev().map(Value::Int).collect()
+        }))
     });
     f.insert("untilStep", |_, a| {
-        let (start, stop, step) = (to_i64(&arg(&a, 0)), to_i64(&arg(&a, 1)), to_i64(&arg(&a, 2)));
+        let (start, stop, step) = (
+            to_i64(&arg(&a, 0)),
+            to_i64(&arg(&a, 1)),
+            to_i64(&arg(&a, 2)),
+        );
         let mut v = Vec::new();
         if step > 0 {
             let mut i = start;
@@ -981,36 +1284,66 @@ fn build() -> Funcs {
         }
     });
     f.insert("empty", |_, a| Ok(Value::Bool(empty(&arg(&a, 0)))));
-    f.insert("coalesce", |_, a| Ok(a.iter().find(|x| !empty(x)).cloned().unwrap_or(Value::Nil)));
+    f.insert("coalesce", |_, a| {
+        Ok(a.iter().find(|x| !empty(x)).cloned().unwrap_or(Value::Nil))
+    });
     f.insert("all", |_, a| Ok(Value::Bool(a.iter().all(|x| !empty(x)))));
     f.insert("any", |_, a| Ok(Value::Bool(a.iter().any(|x| !empty(x)))));
-    f.insert("ternary", |_, a| Ok(if arg(&a, 2).truthy() { arg(&a, 0) } else { arg(&a, 1) }));
+    f.insert("ternary", |_, a| {
+        Ok(if arg(&a, 2).truthy() {
+            arg(&a, 0)
+        } else {
+            arg(&a, 1)
+        })
+    });
     f.insert("typeOf", |_, a| Ok(Value::str(arg(&a, 0).type_name())));
     f.insert("kindOf", |_, a| Ok(Value::str(kind_of(&arg(&a, 0)))));
-    f.insert("typeIs", |_, a| Ok(Value::Bool(s_arg(&a, 0) == arg(&a, 1).type_name())));
-    f.insert("kindIs", |_, a| Ok(Value::Bool(s_arg(&a, 0) == kind_of(&arg(&a, 1)))));
+    f.insert("typeIs", |_, a| {
+        Ok(Value::Bool(s_arg(&a, 0) == arg(&a, 1).type_name()))
+    });
+    f.insert("kindIs", |_, a| {
+        Ok(Value::Bool(s_arg(&a, 0) == kind_of(&arg(&a, 1))))
+    });
     f.insert("typeIsLike", |_, a| {
         let t = arg(&a, 1).type_name();
         let w = s_arg(&a, 0);
         Ok(Value::Bool(w == t || format!("*{t}") == w))
     });
-    f.insert("deepEqual", |_, a| Ok(Value::Bool(arg(&a, 0).deep_eq(&arg(&a, 1)))));
+    f.insert("deepEqual", |_, a| {
+        Ok(Value::Bool(arg(&a, 0).deep_eq(&arg(&a, 1))))
+    });
     // --- encoding and hashing
-    f.insert("b64enc", |_, a| Ok(Value::str(base64::engine::general_purpose::STANDARD.encode(s_arg(&a, 0)))));
-    f.insert("b64dec", |_, a| Ok(Value::str(match base64::engine::general_purpose::STANDARD.decode(s_arg(&a, 0)) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => e.to_string(),
-    })));
-    f.insert("b32enc", |_, a| Ok(Value::str(base32(s_arg(&a, 0).as_bytes()))));
+    f.insert("b64enc", |_, a| {
+        Ok(Value::str(
+            base64::engine::general_purpose::STANDARD.encode(s_arg(&a, 0)),
+        ))
+    });
+    f.insert("b64dec", |_, a| {
+        Ok(Value::str(
+            match base64::engine::general_purpose::STANDARD.decode(s_arg(&a, 0)) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => e.to_string(),
+            },
+        ))
+    });
+    f.insert("b32enc", |_, a| {
+        Ok(Value::str(base32(s_arg(&a, 0).as_bytes())))
+    });
     f.insert("sha256sum", |_, a| {
         use sha2::Digest as _;
-        Ok(Value::str(hex_lower(&sha2::Sha256::digest(s_arg(&a, 0).as_bytes()))))
+        Ok(Value::str(hex_lower(&sha2::Sha256::digest(
+            s_arg(&a, 0).as_bytes(),
+        ))))
     });
     f.insert("sha512sum", |_, a| {
         use sha2::Digest as _;
-        Ok(Value::str(hex_lower(&sha2::Sha512::digest(s_arg(&a, 0).as_bytes()))))
+        Ok(Value::str(hex_lower(&sha2::Sha512::digest(
+            s_arg(&a, 0).as_bytes(),
+        ))))
     });
-    f.insert("sha1sum", |_, a| Ok(Value::str(sha1_hex(s_arg(&a, 0).as_bytes()))));
+    f.insert("sha1sum", |_, a| {
+        Ok(Value::str(sha1_hex(s_arg(&a, 0).as_bytes())))
+    });
     f.insert("adler32sum", |_, a| {
         let (mut x, mut y) = (1u32, 0u32);
         for b in s_arg(&a, 0).bytes() {
@@ -1019,25 +1352,60 @@ fn build() -> Funcs {
         }
         Ok(Value::str(((y << 16) | x).to_string()))
     });
-    f.insert("htpasswd", |_, a| Ok(Value::str(format!("{}:$2a$10${}", s_arg(&a, 0), rand_string(53, b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")))));
+    f.insert("htpasswd", |_, a| {
+        Ok(Value::str(format!(
+            "{}:$2a$10${}",
+            s_arg(&a, 0),
+            rand_string(
+                53,
+                b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            )
+        )))
+    });
     f.insert("genCA", |_, a| Ok(placeholder_cert(&s_arg(&a, 0))));
-    f.insert("genSelfSignedCert", |_, a| Ok(placeholder_cert(&s_arg(&a, 0))));
+    f.insert("genSelfSignedCert", |_, a| {
+        Ok(placeholder_cert(&s_arg(&a, 0)))
+    });
     f.insert("genSignedCert", |_, a| Ok(placeholder_cert(&s_arg(&a, 0))));
-    f.insert("genPrivateKey", |_, _| Ok(Value::str(format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n", rand_string(64, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")))));
+    f.insert("genPrivateKey", |_, _| {
+        Ok(Value::str(format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+            rand_string(
+                64,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            )
+        )))
+    });
     // --- lists
     f.insert("list", |_, a| Ok(Value::list(a)));
     f.insert("tuple", |_, a| Ok(Value::list(a)));
-    f.insert("first", |_, a| Ok(list_of(&arg(&a, 0))?.first().cloned().unwrap_or(Value::Nil)));
-    f.insert("mustFirst", |_, a| Ok(list_of(&arg(&a, 0))?.first().cloned().unwrap_or(Value::Nil)));
-    f.insert("last", |_, a| Ok(list_of(&arg(&a, 0))?.last().cloned().unwrap_or(Value::Nil)));
-    f.insert("mustLast", |_, a| Ok(list_of(&arg(&a, 0))?.last().cloned().unwrap_or(Value::Nil)));
+    f.insert("first", |_, a| {
+        Ok(list_of(&arg(&a, 0))?.first().cloned().unwrap_or(Value::Nil))
+    });
+    f.insert("mustFirst", |_, a| {
+        Ok(list_of(&arg(&a, 0))?.first().cloned().unwrap_or(Value::Nil))
+    });
+    f.insert("last", |_, a| {
+        Ok(list_of(&arg(&a, 0))?.last().cloned().unwrap_or(Value::Nil))
+    });
+    f.insert("mustLast", |_, a| {
+        Ok(list_of(&arg(&a, 0))?.last().cloned().unwrap_or(Value::Nil))
+    });
     f.insert("rest", |_, a| {
         let l = list_of(&arg(&a, 0))?;
-        Ok(if l.is_empty() { Value::Nil } else { Value::list(l[1..].to_vec()) })
+        Ok(if l.is_empty() {
+            Value::Nil
+        } else {
+            Value::list(l[1..].to_vec())
+        })
     });
     f.insert("initial", |_, a| {
         let l = list_of(&arg(&a, 0))?;
-        Ok(if l.is_empty() { Value::Nil } else { Value::list(l[..l.len() - 1].to_vec()) })
+        Ok(if l.is_empty() {
+            Value::Nil
+        } else {
+            Value::list(l[..l.len() - 1].to_vec())
+        })
     });
     f.insert("append", |_, a| {
         let mut l = list_of(&arg(&a, 0))?;
@@ -1082,14 +1450,25 @@ fn build() -> Funcs {
     });
     f.insert("without", |_, a| {
         let l = list_of(&arg(&a, 0))?;
-        Ok(Value::list(l.into_iter().filter(|x| !a[1..].iter().any(|y| y.deep_eq(x))).collect()))
+        Ok(Value::list(
+            l.into_iter()
+                .filter(|x| !a[1..].iter().any(|y| y.deep_eq(x)))
+                .collect(),
+        ))
     });
     f.insert("has", |_, a| {
         let l = list_of(&arg(&a, 1)).unwrap_or_default();
         let n = arg(&a, 0);
         Ok(Value::Bool(l.iter().any(|x| x.deep_eq(&n))))
     });
-    f.insert("compact", |_, a| Ok(Value::list(list_of(&arg(&a, 0))?.into_iter().filter(|x| !empty(x)).collect())));
+    f.insert("compact", |_, a| {
+        Ok(Value::list(
+            list_of(&arg(&a, 0))?
+                .into_iter()
+                .filter(|x| !empty(x))
+                .collect(),
+        ))
+    });
     f.insert("slice", |_, a| {
         let v = arg(&a, 0);
         let idx: Vec<i64> = a[1..].iter().map(to_i64).collect();
@@ -1102,22 +1481,32 @@ fn build() -> Funcs {
             _ => {
                 let l = list_of(&v)?;
                 let st = idx.first().copied().unwrap_or(0).max(0) as usize;
-                let en = idx.get(1).copied().map_or(l.len(), |e| (e.max(0) as usize).min(l.len()));
-                Ok(Value::list(l.get(st..en).map(<[Value]>::to_vec).unwrap_or_default()))
+                let en = idx
+                    .get(1)
+                    .copied()
+                    .map_or(l.len(), |e| (e.max(0) as usize).min(l.len()));
+                Ok(Value::list(
+                    l.get(st..en).map(<[Value]>::to_vec).unwrap_or_default(),
+                ))
             }
         }
     });
     f.insert("chunk", |_, a| {
         let n = to_i64(&arg(&a, 0)).max(1) as usize;
         let l = list_of(&arg(&a, 1))?;
-        Ok(Value::list(l.chunks(n).map(|c| Value::list(c.to_vec())).collect()))
+        Ok(Value::list(
+            l.chunks(n).map(|c| Value::list(c.to_vec())).collect(),
+        ))
     });
     // --- dicts
     f.insert("dict", |_, a| {
         let mut m = Map::new();
         let mut i = 0;
         while i < a.len() {
-            m.insert(strval(&a[i]), a.get(i + 1).cloned().unwrap_or_else(|| Value::str("")));
+            m.insert(
+                strval(&a[i]),
+                a.get(i + 1).cloned().unwrap_or_else(|| Value::str("")),
+            );
             i += 2;
         }
         Ok(Value::map(m))
@@ -1125,7 +1514,10 @@ fn build() -> Funcs {
     f.insert("get", |_, a| {
         let d = dict_arg(&arg(&a, 0), "get")?;
         let k = s_arg(&a, 1);
-        Ok(d.borrow().get(&k).cloned().unwrap_or_else(|| Value::str("")))
+        Ok(d.borrow()
+            .get(&k)
+            .cloned()
+            .unwrap_or_else(|| Value::str("")))
     });
     f.insert("set", |_, a| {
         let d = dict_arg(&arg(&a, 0), "set")?;
@@ -1190,13 +1582,23 @@ fn build() -> Funcs {
     f.insert("pick", |_, a| {
         let d = dict_arg(&arg(&a, 0), "pick")?;
         let keys: Vec<String> = a[1..].iter().map(strval).collect();
-        let r = d.borrow().iter().filter(|(k, _)| keys.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let r = d
+            .borrow()
+            .iter()
+            .filter(|(k, _)| keys.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(Value::map(r))
     });
     f.insert("omit", |_, a| {
         let d = dict_arg(&arg(&a, 0), "omit")?;
         let keys: Vec<String> = a[1..].iter().map(strval).collect();
-        let r = d.borrow().iter().filter(|(k, _)| !keys.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let r = d
+            .borrow()
+            .iter()
+            .filter(|(k, _)| !keys.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(Value::map(r))
     });
     f.insert("merge", |_, a| merge_fn(a, false));
@@ -1207,12 +1609,15 @@ fn build() -> Funcs {
     f.insert("mustDeepCopy", |_, a| Ok(arg(&a, 0).deep_copy()));
     // --- semver
     f.insert("semverCompare", |_, a| {
-        let c = crate::semver::Constraints::parse(&s_arg(&a, 0)).map_err(|e| FuncError::Message(e.0))?;
-        let v = crate::semver::Version::parse(&s_arg(&a, 1)).map_err(|e| FuncError::Message(e.0))?;
+        let c = crate::semver::Constraints::parse(&s_arg(&a, 0))
+            .map_err(|e| FuncError::Message(e.0))?;
+        let v =
+            crate::semver::Version::parse(&s_arg(&a, 1)).map_err(|e| FuncError::Message(e.0))?;
         Ok(Value::Bool(c.matches(&v)))
     });
     f.insert("semver", |_, a| {
-        let v = crate::semver::Version::parse(&s_arg(&a, 0)).map_err(|e| FuncError::Message(e.0))?;
+        let v =
+            crate::semver::Version::parse(&s_arg(&a, 0)).map_err(|e| FuncError::Message(e.0))?;
         let mut m = Map::new();
         m.insert("Major".into(), Value::Int(v.major as i64));
         m.insert("Minor".into(), Value::Int(v.minor as i64));
@@ -1220,7 +1625,11 @@ fn build() -> Funcs {
         m.insert("Prerelease".into(), Value::str(v.pre.as_str()));
         m.insert("Metadata".into(), Value::str(v.meta.as_str()));
         m.insert("Original".into(), Value::str(v.original.as_str()));
-        Ok(crate::template::exec::object_struct("*semver.Version", m, Some(format!("{}.{}.{}", v.major, v.minor, v.patch))))
+        Ok(crate::template::exec::object_struct(
+            "*semver.Version",
+            m,
+            Some(format!("{}.{}.{}", v.major, v.minor, v.patch)),
+        ))
     });
     // --- paths and urls
     f.insert("base", |_, a| Ok(Value::str(path_base(&s_arg(&a, 0)))));
@@ -1228,23 +1637,50 @@ fn build() -> Funcs {
     f.insert("clean", |_, a| Ok(Value::str(path_clean(&s_arg(&a, 0)))));
     f.insert("ext", |_, a| {
         let b = path_base(&s_arg(&a, 0));
-        Ok(Value::str(b.rfind('.').map(|i| b[i..].to_string()).unwrap_or_default()))
+        Ok(Value::str(
+            b.rfind('.').map(|i| b[i..].to_string()).unwrap_or_default(),
+        ))
     });
-    f.insert("isAbs", |_, a| Ok(Value::Bool(s_arg(&a, 0).starts_with('/'))));
+    f.insert("isAbs", |_, a| {
+        Ok(Value::Bool(s_arg(&a, 0).starts_with('/')))
+    });
     // --- dates (non-deterministic by nature; enough for charts that stamp annotations)
     f.insert("now", |_, _| Ok(Value::str(now_rfc3339())));
     f.insert("date", |_, _| Ok(Value::str(now_rfc3339())));
     f.insert("dateInZone", |_, _| Ok(Value::str(now_rfc3339())));
-    f.insert("htmlDate", |_, _| Ok(Value::str(now_rfc3339().get(..10).unwrap_or("").to_string())));
+    f.insert("htmlDate", |_, _| {
+        Ok(Value::str(
+            now_rfc3339().get(..10).unwrap_or("").to_string(),
+        ))
+    });
     f.insert("unixEpoch", |_, _| Ok(Value::str(unix_now().to_string())));
     // Sprig's must* variants return errors instead of panicking; ours never panic.
     for name in [
-        "append", "prepend", "first", "last", "rest", "initial", "reverse", "uniq", "without", "has", "compact",
-        "slice", "chunk", "push", "regexFindAll", "regexFind", "regexReplaceAll", "regexReplaceAllLiteral",
-        "regexSplit", "dig",
+        "append",
+        "prepend",
+        "first",
+        "last",
+        "rest",
+        "initial",
+        "reverse",
+        "uniq",
+        "without",
+        "has",
+        "compact",
+        "slice",
+        "chunk",
+        "push",
+        "regexFindAll",
+        "regexFind",
+        "regexReplaceAll",
+        "regexReplaceAllLiteral",
+        "regexSplit",
+        "dig",
     ] {
         if let Some(func) = f.get(name).copied() {
-            let must: &'static str = Box::leak(format!("must{}{}", name[..1].to_uppercase(), &name[1..]).into_boxed_str());
+            let must: &'static str = Box::leak(
+                format!("must{}{}", name[..1].to_uppercase(), &name[1..]).into_boxed_str(),
+            );
             f.entry(must).or_insert(func);
         }
     }
@@ -1346,5 +1782,10 @@ fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

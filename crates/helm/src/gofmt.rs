@@ -77,7 +77,11 @@ fn special(f: f64, plus: bool) -> Option<String> {
     if f.is_nan() {
         Some("NaN".into())
     } else if f.is_infinite() {
-        Some(if f > 0.0 { "+Inf".into() } else { "-Inf".into() })
+        Some(if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        })
     } else if f == 0.0 {
         let neg = f.is_sign_negative();
         Some(if neg {
@@ -95,11 +99,6 @@ fn special(f: f64, plus: bool) -> Option<String> {
 /// `strconv.FormatFloat(f, 'g', prec, 64)`; `None` is the shortest representation (`%v`).
 pub fn format_float_g(f: f64, prec: Option<usize>) -> String {
     if let Some(s) = special(f, false) {
-        if f == 0.0 {
-            if let Some(p) = prec {
-                let _ = p;
-            }
-        }
         return s;
     }
     let neg = f < 0.0;
@@ -405,7 +404,14 @@ fn fmt_value(v: &Value, verb: char, spec: &Spec) -> String {
             let parts: Vec<String> = m
                 .borrow()
                 .iter()
-                .map(|(k, x)| format!("{}:{}", fmt_str(k, verb, spec).unwrap_or_else(|| bad_verb(verb, &Value::str(k.as_str()))), fmt_value(x, verb, spec)))
+                .map(|(k, x)| {
+                    format!(
+                        "{}:{}",
+                        fmt_str(k, verb, spec)
+                            .unwrap_or_else(|| bad_verb(verb, &Value::str(k.as_str()))),
+                        fmt_value(x, verb, spec)
+                    )
+                })
                 .collect();
             Some(format!("map[{}]", parts.join(" ")))
         }
@@ -542,8 +548,8 @@ mod tests {
         assert_eq!(format_float_json(1e-7), "1e-7");
         assert_eq!(format_float_json(0.25), "0.25");
         assert_eq!(format_float_e(1234.5678, Some(2), false), "1.23e+03");
-        assert_eq!(format_float_f(3.14159, Some(2)), "3.14");
-        assert_eq!(format_float_g(3.14159, Some(3)), "3.14");
+        assert_eq!(format_float_f(1.23456, Some(2)), "1.23");
+        assert_eq!(format_float_g(1.23456, Some(3)), "1.23");
     }
 
     #[test]
@@ -552,15 +558,24 @@ mod tests {
         assert_eq!(sprintf("%s-%d", &[s("a"), Value::Int(3)]), "a-3");
         assert_eq!(sprintf("%d", &[Value::Float(8080.0)]), "%!d(float64=8080)");
         assert_eq!(sprintf("%s", &[Value::Int(5)]), "%!s(int=5)");
-        assert_eq!(sprintf("%v %v", &[Value::Nil, Value::Bool(true)]), "<nil> true");
+        assert_eq!(
+            sprintf("%v %v", &[Value::Nil, Value::Bool(true)]),
+            "<nil> true"
+        );
         assert_eq!(sprintf("%q", &[s("a\"b")]), "\"a\\\"b\"");
-        assert_eq!(sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("cd")]), "00042|ab  |  cd");
+        assert_eq!(
+            sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("cd")]),
+            "00042|ab  |  cd"
+        );
         assert_eq!(sprintf("%x", &[s("hi")]), "6869");
         assert_eq!(sprintf("%d", &[]), "%!d(MISSING)");
         assert_eq!(sprintf("a", &[Value::Int(1)]), "a%!(EXTRA int=1)");
         assert_eq!(sprintf("%.2f", &[Value::Float(2.0 / 3.0)]), "0.67");
         assert_eq!(sprintf("%%", &[]), "%");
-        assert_eq!(sprint(&[s("a"), Value::Int(1), Value::Int(2), s("b")]), "a1 2b");
+        assert_eq!(
+            sprint(&[s("a"), Value::Int(1), Value::Int(2), s("b")]),
+            "a1 2b"
+        );
         assert_eq!(sprintln(&[s("a"), Value::Int(1)]), "a 1\n");
     }
 }

@@ -41,7 +41,11 @@ fn write(out: &mut String, v: &Value, esc: bool, indent: Option<&str>, depth: us
         Value::Str(s) => write_str(out, s, esc),
         Value::Bytes(b) => {
             use base64::Engine as _;
-            write_str(out, &base64::engine::general_purpose::STANDARD.encode(b), esc);
+            write_str(
+                out,
+                &base64::engine::general_purpose::STANDARD.encode(b),
+                esc,
+            );
         }
         Value::List(l) => {
             if l.is_empty() {
@@ -62,7 +66,10 @@ fn write(out: &mut String, v: &Value, esc: bool, indent: Option<&str>, depth: us
         Value::Map(m) => write_map(out, &m.borrow(), esc, indent, depth),
         Value::Object(o) => match &**o {
             Object::Files(f) => {
-                let m: Map = f.iter().map(|(k, b)| (k.clone(), Value::Bytes(b.clone()))).collect();
+                let m: Map = f
+                    .iter()
+                    .map(|(k, b)| (k.clone(), Value::Bytes(b.clone())))
+                    .collect();
                 write_map(out, &m, esc, indent, depth);
             }
             Object::VersionSet(vs) => {
@@ -144,7 +151,8 @@ pub fn to_serde(v: &Value) -> serde_json::Value {
             if f.fract() == 0.0 && f.abs() < 9.0e15 {
                 serde_json::Value::from(*f as i64)
             } else {
-                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+                serde_json::Number::from_f64(*f)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
             }
         }
         Value::Str(s) => serde_json::Value::String(s.to_string()),
@@ -154,7 +162,10 @@ pub fn to_serde(v: &Value) -> serde_json::Value {
         },
         Value::List(l) => serde_json::Value::Array(l.iter().map(to_serde).collect()),
         Value::Map(m) => serde_json::Value::Object(
-            m.borrow().iter().map(|(k, v)| (k.clone(), to_serde(v))).collect(),
+            m.borrow()
+                .iter()
+                .map(|(k, v)| (k.clone(), to_serde(v)))
+                .collect(),
         ),
     }
 }

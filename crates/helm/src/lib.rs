@@ -19,9 +19,9 @@
 //! assert_eq!(out, "0=A 1=B ");
 //! ```
 
+pub mod chart;
 pub mod funcs;
 pub mod gofmt;
-pub mod chart;
 pub mod json;
 pub mod render;
 pub mod schema;

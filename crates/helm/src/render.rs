@@ -143,7 +143,9 @@ pub enum RenderError {
     #[error("invalid kube version {0:?}")]
     KubeVersion(String),
     /// The chart's `kubeVersion` excludes the target cluster version.
-    #[error("chart requires kubeVersion: {required} which is incompatible with Kubernetes {actual}")]
+    #[error(
+        "chart requires kubeVersion: {required} which is incompatible with Kubernetes {actual}"
+    )]
     Incompatible {
         /// The chart's constraint.
         required: String,
@@ -151,7 +153,9 @@ pub enum RenderError {
         actual: String,
     },
     /// The values do not satisfy a chart's `values.schema.json`.
-    #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{0}")]
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
     Schema(String),
     /// Dependencies declared in `Chart.yaml` are not in `charts/`.
     #[error("found in Chart.yaml, but missing in charts/ directory: {0}")]
@@ -248,20 +252,33 @@ impl Rendered {
 }
 
 fn is_test_hook(h: &Manifest) -> bool {
-    hook_events(&h.content).iter().any(|e| e == "test" || e == "test-success")
+    hook_events(&h.content)
+        .iter()
+        .any(|e| e == "test" || e == "test-success")
 }
 
 fn parse_kube_version(v: &str) -> Result<Value, RenderError> {
     let t = v.trim_start_matches('v');
-    let core: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let core: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let parts: Vec<&str> = core.split('.').filter(|p| !p.is_empty()).collect();
     if parts.len() < 2 {
         return Err(RenderError::KubeVersion(v.to_string()));
     }
-    let major: u64 = parts[0].parse().map_err(|_| RenderError::KubeVersion(v.to_string()))?;
-    let minor: u64 = parts[1].parse().map_err(|_| RenderError::KubeVersion(v.to_string()))?;
+    let major: u64 = parts[0]
+        .parse()
+        .map_err(|_| RenderError::KubeVersion(v.to_string()))?;
+    let minor: u64 = parts[1]
+        .parse()
+        .map_err(|_| RenderError::KubeVersion(v.to_string()))?;
     let patch: u64 = parts.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
-    let git = if v.starts_with('v') { v.to_string() } else { format!("v{v}") };
+    let git = if v.starts_with('v') {
+        v.to_string()
+    } else {
+        format!("v{v}")
+    };
     let rest = &t[core.len()..];
     let normalized = format!("v{major}.{minor}.{patch}{rest}");
     let mut m = Map::new();
@@ -276,9 +293,17 @@ fn parse_kube_version(v: &str) -> Result<Value, RenderError> {
 
 fn kube_normalized(v: &str) -> String {
     let t = v.trim_start_matches('v');
-    let core: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let core: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let parts: Vec<&str> = core.split('.').filter(|p| !p.is_empty()).collect();
-    let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+    let n = |i: usize| {
+        parts
+            .get(i)
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     format!("v{}.{}.{}{}", n(0), n(1), n(2), &t[core.len()..])
 }
 
@@ -295,9 +320,18 @@ fn capabilities(opts: &RenderOptions) -> Result<(Value, String), RenderError> {
     helm.insert("KubeClientVersion".into(), Value::str("v1.37"));
     let mut caps = Map::new();
     caps.insert("KubeVersion".into(), kv);
-    caps.insert("APIVersions".into(), Value::Object(Rc::new(Object::VersionSet(versions))));
-    caps.insert("HelmVersion".into(), object_struct("version.BuildInfo", helm, None));
-    Ok((object_struct("*common.Capabilities", caps, None), normalized))
+    caps.insert(
+        "APIVersions".into(),
+        Value::Object(Rc::new(Object::VersionSet(versions))),
+    );
+    caps.insert(
+        "HelmVersion".into(),
+        object_struct("version.BuildInfo", helm, None),
+    );
+    Ok((
+        object_struct("*common.Capabilities", caps, None),
+        normalized,
+    ))
 }
 
 struct Tpl {
@@ -306,18 +340,38 @@ struct Tpl {
     base_path: String,
 }
 
-fn all_templates(c: &Chart, parent_vals: &Value, is_root: bool, full_path: &str, out: &mut BTreeMap<String, Tpl>) -> Value {
+fn all_templates(
+    c: &Chart,
+    parent_vals: &Value,
+    is_root: bool,
+    full_path: &str,
+    out: &mut BTreeMap<String, Tpl>,
+) -> Value {
     let pm = parent_vals.as_map().map(|m| m.clone()).unwrap_or_default();
     let subcharts = Value::map(Map::new());
     let mut next = Map::new();
     next.insert("Chart".into(), c.metadata_value(is_root));
-    next.insert("Files".into(), Value::Object(Rc::new(Object::Files(c.files.clone()))));
-    next.insert("Release".into(), pm.get("Release").cloned().unwrap_or_default());
-    next.insert("Capabilities".into(), pm.get("Capabilities").cloned().unwrap_or_default());
+    next.insert(
+        "Files".into(),
+        Value::Object(Rc::new(Object::Files(c.files.clone()))),
+    );
+    next.insert(
+        "Release".into(),
+        pm.get("Release").cloned().unwrap_or_default(),
+    );
+    next.insert(
+        "Capabilities".into(),
+        pm.get("Capabilities").cloned().unwrap_or_default(),
+    );
     let values = if is_root {
-        pm.get("Values").cloned().unwrap_or_else(|| Value::map(Map::new()))
+        pm.get("Values")
+            .cloned()
+            .unwrap_or_else(|| Value::map(Map::new()))
     } else {
-        match pm.get("Values").and_then(|v| v.as_map().and_then(|m| m.get(&c.name()).cloned())) {
+        match pm
+            .get("Values")
+            .and_then(|v| v.as_map().and_then(|m| m.get(&c.name()).cloned()))
+        {
             Some(v @ Value::Map(_)) => v,
             _ => Value::map(Map::new()),
         }
@@ -338,7 +392,11 @@ fn all_templates(c: &Chart, parent_vals: &Value, is_root: bool, full_path: &str,
         }
         out.insert(
             format!("{full_path}/{name}"),
-            Tpl { src: src.clone(), vals: next.clone(), base_path: format!("{full_path}/templates") },
+            Tpl {
+                src: src.clone(),
+                vals: next.clone(),
+                base_path: format!("{full_path}/templates"),
+            },
         );
     }
     next
@@ -355,7 +413,10 @@ fn clean_exec_error(e: &ExecError) -> String {
     let s = e.to_string();
     if let (Some(a), Some(b)) = (s.find(WARN_START), s.find(WARN_END)) {
         let msg = &s[a + WARN_START.len()..b];
-        return format!("execution error at ({}:{}:{}): {msg}", e.name, e.line, e.col);
+        return format!(
+            "execution error at ({}:{}:{}): {msg}",
+            e.name, e.line, e.col
+        );
     }
     s
 }
@@ -374,15 +435,24 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
     }
     process_dependencies(&mut chart, vals)?;
     let (caps, kube_normalized) = capabilities(opts)?;
-    if let Some(req) = chart.metadata.get("kubeVersion").and_then(|v| v.as_str().map(str::to_string))
+    if let Some(req) = chart
+        .metadata
+        .get("kubeVersion")
+        .and_then(|v| v.as_str().map(str::to_string))
         && !req.is_empty()
     {
-        let ok = match (crate::semver::Constraints::parse(&req), crate::semver::Version::parse(&kube_normalized)) {
+        let ok = match (
+            crate::semver::Constraints::parse(&req),
+            crate::semver::Version::parse(&kube_normalized),
+        ) {
             (Ok(c), Ok(v)) => c.matches(&v),
             _ => false,
         };
         if !ok {
-            return Err(RenderError::Incompatible { required: req, actual: kube_normalized });
+            return Err(RenderError::Incompatible {
+                required: req,
+                actual: kube_normalized,
+            });
         }
     }
     let values = coalesce_values_copy(&chart, vals)?;
@@ -415,7 +485,10 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
     let mut set = TemplateSet::new();
     for k in &keys {
         if let Some(t) = tpls.get(k) {
-            set.add(k, &t.src).map_err(|source| RenderError::Parse { file: k.clone(), source })?;
+            set.add(k, &t.src).map_err(|source| RenderError::Parse {
+                file: k.clone(),
+                source,
+            })?;
         }
     }
     let funcs = crate::funcs::funcs();
@@ -433,7 +506,8 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
             m.borrow_mut().insert("Template".into(), Value::map(tm));
         }
         let mut buf = String::new();
-        exec.execute(k, t.vals.clone(), &mut buf).map_err(|e| RenderError::Exec(clean_exec_error(&e)))?;
+        exec.execute(k, t.vals.clone(), &mut buf)
+            .map_err(|e| RenderError::Exec(clean_exec_error(&e)))?;
         files.insert(k.clone(), buf.replace("<no value>", ""));
     }
     let mut out = Rendered::default();
@@ -458,7 +532,9 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
 
 fn collect_crds(c: &Chart, path: &str, out: &mut Vec<Manifest>) {
     for (name, data) in &c.files {
-        if name.starts_with("crds/") && (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
+        if name.starts_with("crds/")
+            && (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
+        {
             out.push(Manifest {
                 source: format!("{path}/{name}"),
                 content: String::from_utf8_lossy(data).into_owned(),
@@ -494,7 +570,9 @@ pub fn split_manifests(content: &str) -> Vec<String> {
 }
 
 fn hook_events(content: &str) -> Vec<String> {
-    let Ok(v) = crate::yaml::parse(content) else { return Vec::new() };
+    let Ok(v) = crate::yaml::parse(content) else {
+        return Vec::new();
+    };
     let ann = v
         .as_map()
         .and_then(|m| m.get("metadata").cloned())
@@ -502,7 +580,10 @@ fn hook_events(content: &str) -> Vec<String> {
     let Some(h) = ann.and_then(|a| a.as_map().and_then(|m| m.get("helm.sh/hook").cloned())) else {
         return Vec::new();
     };
-    crate::funcs::strval(&h).split(',').map(|s| s.trim().to_lowercase()).collect()
+    crate::funcs::strval(&h)
+        .split(',')
+        .map(|s| s.trim().to_lowercase())
+        .collect()
 }
 
 fn kind_rank(kind: &str) -> Option<usize> {
@@ -531,7 +612,9 @@ const HOOK_EVENTS: &[&str] = &[
     "test-success",
 ];
 
-fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Manifest>), RenderError> {
+fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<Manifest>, Vec<Manifest>), RenderError> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
     for (path, content) in files {
@@ -544,22 +627,36 @@ fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Ve
                 if std::env::var_os("KEELSON_HELM_DEBUG").is_some() {
                     eprintln!("{doc}");
                 }
-                RenderError::Manifest { file: path.clone(), message: format!("{e}: {line:?}") }
+                RenderError::Manifest {
+                    file: path.clone(),
+                    message: format!("{e}: {line:?}"),
+                }
             })?;
             let hm = head.as_map().map(|m| m.clone()).unwrap_or_default();
             let kind = hm.get("kind").map(crate::funcs::strval).unwrap_or_default();
-            let kind = if hm.get("kind").is_some_and(Value::is_nil) { String::new() } else { kind };
+            let kind = if hm.get("kind").is_some_and(Value::is_nil) {
+                String::new()
+            } else {
+                kind
+            };
             let anns = hm
                 .get("metadata")
                 .and_then(|m| m.as_map().and_then(|m| m.get("annotations").cloned()))
                 .and_then(|a| a.as_map().map(|m| m.clone()))
                 .unwrap_or_default();
-            let m = Manifest { source: path.clone(), content: doc.clone(), kind };
+            let m = Manifest {
+                source: path.clone(),
+                content: doc.clone(),
+                kind,
+            };
             let Some(h) = anns.get("helm.sh/hook") else {
                 generic.push(m);
                 continue;
             };
-            let types: Vec<String> = crate::funcs::strval(h).split(',').map(|s| s.trim().to_lowercase()).collect();
+            let types: Vec<String> = crate::funcs::strval(h)
+                .split(',')
+                .map(|s| s.trim().to_lowercase())
+                .collect();
             if types.iter().any(|t| !HOOK_EVENTS.contains(&t.as_str())) {
                 continue;
             }

@@ -10,7 +10,10 @@ pub fn validate(chart: &Chart, values: &Value, errors: &mut String) {
         let instance = crate::json::to_serde(values);
         match jsonschema::validator_for(schema) {
             Ok(v) => {
-                let errs: Vec<String> = v.iter_errors(&instance).map(|e| format!("- at '{}': {}", e.instance_path(), e)).collect();
+                let errs: Vec<String> = v
+                    .iter_errors(&instance)
+                    .map(|e| format!("- at '{}': {}", e.instance_path(), e))
+                    .collect();
                 if !errs.is_empty() {
                     errors.push_str(&format!("{}:\n{}\n", chart.name(), errs.join("\n")));
                 }
@@ -19,7 +22,10 @@ pub fn validate(chart: &Chart, values: &Value, errors: &mut String) {
         }
     }
     for sub in &chart.subcharts {
-        let sv = values.as_map().and_then(|m| m.get(&sub.name()).cloned()).unwrap_or_default();
+        let sv = values
+            .as_map()
+            .and_then(|m| m.get(&sub.name()).cloned())
+            .unwrap_or_default();
         validate(sub, &sv, errors);
     }
 }

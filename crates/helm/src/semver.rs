@@ -40,10 +40,20 @@ impl Version {
             None => (s, String::new()),
         };
         let parts: Vec<&str> = core.split('.').collect();
-        if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit())) {
+        if parts.is_empty()
+            || parts.len() > 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()))
+        {
             return Err(SemverError("Invalid Semantic Version".into()));
         }
-        let num = |i: usize| parts.get(i).map_or(Ok(0), |p| p.parse::<u64>()).map_err(|_| SemverError("Invalid Semantic Version".into()));
+        let num = |i: usize| {
+            parts
+                .get(i)
+                .map_or(Ok(0), |p| p.parse::<u64>())
+                .map_err(|_| SemverError("Invalid Semantic Version".into()))
+        };
         Ok(Version {
             major: num(0)?,
             minor: num(1)?,
@@ -116,7 +126,10 @@ fn parse_constraint_version(s: &str) -> Result<(Version, usize), SemverError> {
         if matches!(*p, "x" | "X" | "*") {
             break;
         }
-        nums.push(p.parse::<u64>().map_err(|_| SemverError(format!("improper constraint: {s}")))?);
+        nums.push(
+            p.parse::<u64>()
+                .map_err(|_| SemverError(format!("improper constraint: {s}")))?,
+        );
     }
     let given = nums.len();
     let text = format!(
@@ -219,15 +232,27 @@ impl Constraints {
             let mut i = 0;
             while i < toks.len() {
                 let t = toks[i];
-                if i + 2 < toks.len() + 0 && toks.get(i + 1) == Some(&"-") {
+                if i + 2 < toks.len() && toks.get(i + 1) == Some(&"-") {
                     let (lo, lg) = parse_constraint_version(t)?;
-                    let (hi, hg) = parse_constraint_version(toks.get(i + 2).copied().unwrap_or(""))?;
-                    cs.push(Constraint { op: ">=".into(), v: lo, given: lg.max(3) });
-                    cs.push(Constraint { op: "<=".into(), v: hi, given: hg });
+                    let (hi, hg) =
+                        parse_constraint_version(toks.get(i + 2).copied().unwrap_or(""))?;
+                    cs.push(Constraint {
+                        op: ">=".into(),
+                        v: lo,
+                        given: lg.max(3),
+                    });
+                    cs.push(Constraint {
+                        op: "<=".into(),
+                        v: hi,
+                        given: hg,
+                    });
                     i += 3;
                     continue;
                 }
-                let op_len = t.bytes().take_while(|c| matches!(c, b'=' | b'<' | b'>' | b'!' | b'~' | b'^')).count();
+                let op_len = t
+                    .bytes()
+                    .take_while(|c| matches!(c, b'=' | b'<' | b'>' | b'!' | b'~' | b'^'))
+                    .count();
                 let (op, rest) = t.split_at(op_len);
                 let (ver, adv) = if rest.is_empty() {
                     (toks.get(i + 1).copied().unwrap_or(""), 2)
@@ -235,7 +260,11 @@ impl Constraints {
                     (rest, 1)
                 };
                 let (v, given) = parse_constraint_version(ver)?;
-                cs.push(Constraint { op: op.to_string(), v, given });
+                cs.push(Constraint {
+                    op: op.to_string(),
+                    v,
+                    given,
+                });
                 i += adv;
             }
             if cs.is_empty() {
@@ -258,7 +287,9 @@ mod tests {
     use super::*;
 
     fn m(c: &str, v: &str) -> bool {
-        Constraints::parse(c).unwrap().matches(&Version::parse(v).unwrap())
+        Constraints::parse(c)
+            .unwrap()
+            .matches(&Version::parse(v).unwrap())
     }
 
     #[test]

@@ -12,7 +12,10 @@ pub fn to_toml(v: &Value) -> String {
 }
 
 fn key(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         k.to_string()
     } else {
         crate::gofmt::go_quote(k)
@@ -44,7 +47,11 @@ fn write_table(out: &mut String, m: &Map, prefix: &str) {
     }
     for (k, v) in m {
         if let Some(sub) = v.as_map() {
-            let name = if prefix.is_empty() { key(k) } else { format!("{prefix}.{}", key(k)) };
+            let name = if prefix.is_empty() {
+                key(k)
+            } else {
+                format!("{prefix}.{}", key(k))
+            };
             out.push_str(&format!("\n[{name}]\n"));
             write_table(out, &sub, &name);
         }

@@ -57,8 +57,11 @@ fn clean_nil(m: &mut Map) {
 /// `coalesceTablesFullKey`: fills `dst` from `src` (dst wins); with `merge` false a `nil` in
 /// dst deletes the key.
 pub fn coalesce_tables(dst: &mut Map, mut src: Map, merge: bool) {
-    let src_non_nil: std::collections::HashSet<String> =
-        src.iter().filter(|(_, v)| !v.is_nil()).map(|(k, _)| k.clone()).collect();
+    let src_non_nil: std::collections::HashSet<String> = src
+        .iter()
+        .filter(|(_, v)| !v.is_nil())
+        .map(|(k, _)| k.clone())
+        .collect();
     for (k, v) in dst.iter() {
         if v.is_nil() {
             src.insert(k.clone(), Value::Nil);
@@ -163,11 +166,16 @@ fn coalesce_deps(c: &Chart, dest: &mut Map, merge: bool) -> Result<(), ValuesErr
                 dest.insert(name.clone(), Value::map(Map::new()));
             }
             Some(v) if !is_table(v) => {
-                return Err(ValuesError::TypeMismatch { key: name, found: v.to_go_string() });
+                return Err(ValuesError::TypeMismatch {
+                    key: name,
+                    found: v.to_go_string(),
+                });
             }
             _ => {}
         }
-        let Some(dv) = dest.get(&name).and_then(map_rc) else { continue };
+        let Some(dv) = dest.get(&name).and_then(map_rc) else {
+            continue;
+        };
         let mut inner = dv.borrow().clone();
         coalesce_globals(&mut inner, dest);
         coalesce(sub, &mut inner, merge)?;
@@ -229,14 +237,23 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), ValuesError
     let mut chart_deps: Vec<Chart> = c
         .subcharts
         .iter()
-        .filter(|s| !c.dependencies.iter().any(|r| s.name() == r.name && compatible(&r.version, &s.version())))
+        .filter(|s| {
+            !c.dependencies
+                .iter()
+                .any(|r| s.name() == r.name && compatible(&r.version, &s.version()))
+        })
         .cloned()
         .collect();
     for req in &mut c.dependencies {
-        if let Some(sc) = c.subcharts.iter().find(|s| s.name() == req.name && compatible(&req.version, &s.version())) {
+        if let Some(sc) = c
+            .subcharts
+            .iter()
+            .find(|s| s.name() == req.name && compatible(&req.version, &s.version()))
+        {
             let mut copy = sc.clone();
             if !req.alias.is_empty() {
-                copy.metadata.insert("name".into(), Value::str(req.alias.as_str()));
+                copy.metadata
+                    .insert("name".into(), Value::str(req.alias.as_str()));
             }
             chart_deps.push(copy);
         }
@@ -250,7 +267,10 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), ValuesError
     }
     let cvals = coalesce_values_copy(c, v)?;
     // tags
-    if let Some(tags) = cvals.get("tags").and_then(|t| t.as_map().map(|m| m.clone())) {
+    if let Some(tags) = cvals
+        .get("tags")
+        .and_then(|t| t.as_map().map(|m| m.clone()))
+    {
         for r in &mut c.dependencies {
             let (mut has_true, mut has_false) = (false, false);
             for k in &r.tags {
@@ -262,7 +282,7 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), ValuesError
                     }
                 }
             }
-            r.enabled = !(!has_true && has_false);
+            r.enabled = has_true || !has_false;
         }
     }
     // conditions
@@ -278,7 +298,12 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) -> Result<(), ValuesError
             }
         }
     }
-    let disabled: Vec<String> = c.dependencies.iter().filter(|r| !r.enabled).map(|r| r.name.clone()).collect();
+    let disabled: Vec<String> = c
+        .dependencies
+        .iter()
+        .filter(|r| !r.enabled)
+        .map(|r| r.name.clone())
+        .collect();
     c.subcharts.retain(|s| !disabled.contains(&s.name()));
     c.dependencies.retain(|r| !disabled.contains(&r.name));
     for t in &mut c.subcharts {
@@ -317,8 +342,14 @@ fn process_import_values(c: &mut Chart) -> Result<(), ValuesError> {
             match iv {
                 Value::Map(m) => {
                     let m = m.borrow();
-                    let child = m.get("child").map(|v| v.to_go_string()).unwrap_or_else(|| "<nil>".into());
-                    let parent = m.get("parent").map(|v| v.to_go_string()).unwrap_or_else(|| "<nil>".into());
+                    let child = m
+                        .get("child")
+                        .map(|v| v.to_go_string())
+                        .unwrap_or_else(|| "<nil>".into());
+                    let parent = m
+                        .get("parent")
+                        .map(|v| v.to_go_string())
+                        .unwrap_or_else(|| "<nil>".into());
                     let mut o = Map::new();
                     o.insert("child".into(), Value::str(child.as_str()));
                     o.insert("parent".into(), Value::str(parent.as_str()));
@@ -370,7 +401,10 @@ pub fn merge_maps(base: &mut Map, over: &Map) {
 /// Parses one `--set` argument (`a.b=c,d[0]=e`) into `into`, as Helm's strvals does: integers
 /// become int64, `true`/`false` booleans, `null` nil.
 pub fn parse_set(expr: &str, into: &mut Map, as_string: bool) -> Result<(), ValuesError> {
-    let err = |m: &str| ValuesError::Set { expr: expr.to_string(), message: m.to_string() };
+    let err = |m: &str| ValuesError::Set {
+        expr: expr.to_string(),
+        message: m.to_string(),
+    };
     // split on unescaped commas, but not inside {...}
     let mut parts = Vec::new();
     let mut cur = String::new();
@@ -495,7 +529,9 @@ fn key_path(key: &str) -> Result<Vec<Seg>, String> {
                     }
                     n.push(d);
                 }
-                out.push(Seg::Index(n.parse().map_err(|_| format!("invalid list index {n:?}"))?));
+                out.push(Seg::Index(
+                    n.parse().map_err(|_| format!("invalid list index {n:?}"))?,
+                ));
             }
             c => cur.push(c),
         }
@@ -507,8 +543,12 @@ fn key_path(key: &str) -> Result<Vec<Seg>, String> {
 }
 
 fn set_path(m: &mut Map, path: &[Seg], v: Value) -> Result<(), String> {
-    let Some((first, rest)) = path.split_first() else { return Ok(()) };
-    let Seg::Key(k) = first else { return Err("list index without a key".into()) };
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(());
+    };
+    let Seg::Key(k) = first else {
+        return Err("list index without a key".into());
+    };
     if rest.is_empty() {
         m.insert(k.clone(), v);
         return Ok(());
@@ -520,7 +560,9 @@ fn set_path(m: &mut Map, path: &[Seg], v: Value) -> Result<(), String> {
 }
 
 fn set_in(cur: Value, path: &[Seg], v: Value) -> Result<Value, String> {
-    let Some((first, rest)) = path.split_first() else { return Ok(v) };
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(v);
+    };
     match first {
         Seg::Key(k) => {
             let mut m = cur.as_map().map(|m| m.clone()).unwrap_or_default();

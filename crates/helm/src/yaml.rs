@@ -40,7 +40,9 @@ pub fn resolve_plain(s: &str) -> Value {
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
             return Value::Bool(false);
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -133,7 +135,12 @@ fn key_string(k: &Value) -> Result<String, String> {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format_float_g(*f, None),
-        other => return Err(format!("map key of type {} is not supported", other.type_name())),
+        other => {
+            return Err(format!(
+                "map key of type {} is not supported",
+                other.type_name()
+            ));
+        }
     })
 }
 
@@ -144,7 +151,12 @@ pub fn json_numbers(v: Value) -> Value {
         Value::List(l) => Value::list(l.iter().cloned().map(json_numbers).collect()),
         Value::Map(m) => {
             let inner = m.borrow().clone();
-            Value::map(inner.into_iter().map(|(k, v)| (k, json_numbers(v))).collect())
+            Value::map(
+                inner
+                    .into_iter()
+                    .map(|(k, v)| (k, json_numbers(v)))
+                    .collect(),
+            )
         }
         other => other,
     }
@@ -157,8 +169,7 @@ pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut doc: Option<Value> = None;
     let mut parser = Parser::new_from_str(src);
-    loop {
-        let Some(item) = parser.next() else { break };
+    for item in parser.by_ref() {
         let (ev, span) = item.map_err(|e| YamlError {
             line: e.marker().line(),
             col: e.marker().col() + 1,
@@ -379,7 +390,11 @@ fn yaml_float(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     let j = format_float_json(f);
     if parse_go_int(&j).is_some() {
@@ -403,14 +418,24 @@ fn plain_safe(s: &str) -> bool {
             return false;
         }
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.starts_with("---") || s.starts_with("...") {
+    if s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.starts_with("---")
+        || s.starts_with("...")
+    {
         return false;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}') {
+    if s.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+    }) {
         return false;
     }
     // base-60 floats of YAML 1.1 (`1:20`) are quoted by yaml.v2
-    if s.contains(':') && s.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '.' || c == '_' || c == '-' || c == '+') {
+    if s.contains(':')
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || c == ':' || c == '.' || c == '_' || c == '-' || c == '+')
+    {
         return false;
     }
     true
@@ -457,7 +482,9 @@ fn literal_ok(s: &str) -> bool {
     if s.starts_with(' ') || s.starts_with('\n') {
         return false;
     }
-    if s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}') {
+    if s.chars()
+        .any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
+    {
         return false;
     }
     // trailing spaces before a line break are not allowed in block scalars by yaml.v2

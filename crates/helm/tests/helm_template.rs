@@ -27,7 +27,11 @@ struct Case {
 impl Case {
     fn id(&self) -> String {
         match &self.values {
-            Some(v) => format!("{}:{}", self.chart, v.file_name().unwrap().to_string_lossy()),
+            Some(v) => format!(
+                "{}:{}",
+                self.chart,
+                v.file_name().unwrap().to_string_lossy()
+            ),
             None => format!("{}:default", self.chart),
         }
     }
@@ -41,12 +45,18 @@ fn cases(charts: &Path) -> Vec<Case> {
         if chart.is_empty() {
             continue;
         }
-        out.push(Case { chart: chart.clone(), values: None });
+        out.push(Case {
+            chart: chart.clone(),
+            values: None,
+        });
         if let Ok(rd) = std::fs::read_dir(charts.join(format!("{chart}-values"))) {
             let mut files: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
             files.sort();
             for f in files {
-                out.push(Case { chart: chart.clone(), values: Some(f) });
+                out.push(Case {
+                    chart: chart.clone(),
+                    values: Some(f),
+                });
             }
         }
     }
@@ -83,7 +93,9 @@ fn run_ours(case: &Case, chart_dir: &Path) -> Result<String, String> {
     let mut vals = Map::new();
     if let Some(v) = &case.values {
         let text = std::fs::read_to_string(v).map_err(|e| e.to_string())?;
-        let parsed = keelson_helm::yaml::json_numbers(keelson_helm::yaml::parse(&text).map_err(|e| e.to_string())?);
+        let parsed = keelson_helm::yaml::json_numbers(
+            keelson_helm::yaml::parse(&text).map_err(|e| e.to_string())?,
+        );
         if let Some(m) = parsed.as_map() {
             keelson_helm::values::merge_maps(&mut vals, &m);
         }
@@ -99,12 +111,20 @@ fn run_ours(case: &Case, chart_dir: &Path) -> Result<String, String> {
 }
 
 fn is_random_case(case: &Case) -> bool {
-    case.values.is_none() && matches!(case.chart.as_str(), "grafana" | "kube-prometheus-stack" | "redis")
+    case.values.is_none()
+        && matches!(
+            case.chart.as_str(),
+            "grafana" | "kube-prometheus-stack" | "redis"
+        )
 }
 
 /// Masks values that are random by design, identically on both sides.
 fn mask(case: &Case, obj: &mut J) {
-    let kind = obj.get("kind").and_then(J::as_str).unwrap_or("").to_string();
+    let kind = obj
+        .get("kind")
+        .and_then(J::as_str)
+        .unwrap_or("")
+        .to_string();
     let is_test_hook = obj
         .pointer("/metadata/annotations/helm.sh~1hook")
         .and_then(J::as_str)
@@ -113,7 +133,8 @@ fn mask(case: &Case, obj: &mut J) {
         *n = J::String("<random test name>".into());
     }
     // grafana's image-renderer token, loki's htpasswd, redis' generated passwords
-    let random = is_random_case(case) || matches!(case.chart.as_str(), "grafana" | "loki" | "redis");
+    let random =
+        is_random_case(case) || matches!(case.chart.as_str(), "grafana" | "loki" | "redis");
     if random {
         // checksums of rendered secrets/config that contain random parts
         mask_checksums(obj);
@@ -124,7 +145,9 @@ fn mask(case: &Case, obj: &mut J) {
         if let Some(J::Object(m)) = obj.get_mut("data") {
             for v in m.values_mut() {
                 if let J::String(s) = v {
-                    *s = re.replace_all(s, "user default on #<sha256 of random password>").into_owned();
+                    *s = re
+                        .replace_all(s, "user default on #<sha256 of random password>")
+                        .into_owned();
                 }
             }
         }
@@ -134,7 +157,14 @@ fn mask(case: &Case, obj: &mut J) {
             if let Some(J::Object(m)) = obj.get_mut(key) {
                 for (k, v) in m.iter_mut() {
                     let lk = k.to_lowercase();
-                    if lk.contains("password") || lk == "token" || lk.contains("tls.") || lk.contains("ca.") || lk.contains("htpasswd") || lk.ends_with(".crt") || lk.ends_with(".key") {
+                    if lk.contains("password")
+                        || lk == "token"
+                        || lk.contains("tls.")
+                        || lk.contains("ca.")
+                        || lk.contains("htpasswd")
+                        || lk.ends_with(".crt")
+                        || lk.ends_with(".key")
+                    {
                         *v = J::String("<random>".into());
                     }
                 }
@@ -163,7 +193,9 @@ fn ident(o: &J) -> String {
     format!(
         "{}/{}",
         o.get("kind").and_then(J::as_str).unwrap_or("?"),
-        o.pointer("/metadata/name").and_then(J::as_str).unwrap_or("?")
+        o.pointer("/metadata/name")
+            .and_then(J::as_str)
+            .unwrap_or("?")
     )
 }
 
@@ -177,16 +209,24 @@ fn first_diff(a: &J, b: &J, path: &str) -> Option<String> {
                             return Some(d);
                         }
                     }
-                    (p, q) => return Some(format!("{path}.{k}: helm={} ours={}", short(p), short(q))),
+                    (p, q) => {
+                        return Some(format!("{path}.{k}: helm={} ours={}", short(p), short(q)));
+                    }
                 }
             }
             None
         }
-        (J::Array(x), J::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_diff(p, q, &format!("{path}[{i}]")))
-        }
+        (J::Array(x), J::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_diff(p, q, &format!("{path}[{i}]"))),
         _ if a == b => None,
-        _ => Some(format!("{path}: helm={} ours={}", short(Some(a)), short(Some(b)))),
+        _ => Some(format!(
+            "{path}: helm={} ours={}",
+            short(Some(a)),
+            short(Some(b))
+        )),
     }
 }
 
@@ -195,7 +235,14 @@ fn short(v: Option<&J>) -> String {
         None => "<absent>".into(),
         Some(v) => {
             let s = v.to_string();
-            if s.len() > 160 { format!("{}…", &s[..s.char_indices().nth(160).map_or(s.len(), |c| c.0)]) } else { s }
+            if s.len() > 160 {
+                format!(
+                    "{}…",
+                    &s[..s.char_indices().nth(160).map_or(s.len(), |c| c.0)]
+                )
+            } else {
+                s
+            }
         }
     }
 }
@@ -232,13 +279,18 @@ fn compare(case: &Case, helm: &str, ours: &str) -> Result<(), String> {
         }
     }
     if msgs.is_empty() {
-        msgs.push(format!("same objects, different order: helm {hi:?} ours {oi:?}"));
+        msgs.push(format!(
+            "same objects, different order: helm {hi:?} ours {oi:?}"
+        ));
     }
     Err(msgs.join("\n    "))
 }
 
 fn known_failures() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_known_failures.txt")).unwrap_or_default();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_known_failures.txt"),
+    )
+    .unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
@@ -290,9 +342,19 @@ fn corpus_renders_like_helm_template() {
         total,
         100.0 * passed.len() as f64 / total.max(1) as f64
     );
-    let unexpected: Vec<&String> = failed.iter().map(|(id, _)| id).filter(|id| !known.contains_key(*id)).collect();
+    let unexpected: Vec<&String> = failed
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !known.contains_key(*id))
+        .collect();
     let stale: Vec<&String> = passed.iter().filter(|id| known.contains_key(*id)).collect();
-    assert!(unexpected.is_empty(), "cases failing that are not in helm_known_failures.txt: {unexpected:?}");
-    assert!(stale.is_empty(), "cases in helm_known_failures.txt that now pass (remove them): {stale:?}");
+    assert!(
+        unexpected.is_empty(),
+        "cases failing that are not in helm_known_failures.txt: {unexpected:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "cases in helm_known_failures.txt that now pass (remove them): {stale:?}"
+    );
     assert!(total > 0, "no cases ran");
 }

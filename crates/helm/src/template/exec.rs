@@ -35,7 +35,7 @@ pub(crate) struct Fail {
     pub(crate) message: String,
     pub(crate) context: String,
     /// Already a complete, located error from a nested template.
-    pub(crate) located: Option<ExecError>,
+    pub(crate) located: Option<Box<ExecError>>,
     /// Byte offset of the failing node, when known.
     pub(crate) pos: Option<usize>,
 }
@@ -74,7 +74,11 @@ struct Vars {
 
 impl Vars {
     fn get(&self, name: &str) -> Option<&Value> {
-        self.stack.iter().rev().find(|(n, _)| &**n == name).map(|(_, v)| v)
+        self.stack
+            .iter()
+            .rev()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v)
     }
     fn set(&mut self, name: &str, v: Value) -> bool {
         match self.stack.iter_mut().rev().find(|(n, _)| &**n == name) {
@@ -96,10 +100,17 @@ fn arg_text(a: &Arg) -> String {
         Arg::Number(Number::Float(f)) => f.to_string(),
         Arg::Str(s) => crate::gofmt::go_quote(s),
         Arg::Field(f) => f.iter().map(|x| format!(".{x}")).collect(),
-        Arg::Variable(v, f) => format!("{v}{}", f.iter().map(|x| format!(".{x}")).collect::<String>()),
+        Arg::Variable(v, f) => format!(
+            "{v}{}",
+            f.iter().map(|x| format!(".{x}")).collect::<String>()
+        ),
         Arg::Ident(i) => i.to_string(),
         Arg::Pipe(p) => format!("({})", pipe_text(p)),
-        Arg::Chain(b, f) => format!("{}{}", arg_text(b), f.iter().map(|x| format!(".{x}")).collect::<String>()),
+        Arg::Chain(b, f) => format!(
+            "{}{}",
+            arg_text(b),
+            f.iter().map(|x| format!(".{x}")).collect::<String>()
+        ),
     }
 }
 
@@ -143,7 +154,12 @@ impl<'a> Exec<'a> {
     }
 
     /// Executes a tree with `dot` as data.
-    pub fn execute_tree(&mut self, tree: &Rc<Tree>, dot: Value, out: &mut String) -> Result<(), ExecError> {
+    pub fn execute_tree(
+        &mut self,
+        tree: &Rc<Tree>,
+        dot: Value,
+        out: &mut String,
+    ) -> Result<(), ExecError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             self.depth -= 1;
@@ -165,7 +181,7 @@ impl<'a> Exec<'a> {
         match r {
             Ok(_) => Ok(()),
             Err((fail, pos)) => Err(match fail.located {
-                Some(e) => e,
+                Some(e) => *e,
                 None => {
                     let (line, col) = tree.location(fail.pos.unwrap_or(pos));
                     ExecError {
@@ -215,7 +231,9 @@ impl<'a> Exec<'a> {
             }
             Node::If(b) | Node::With(b) => {
                 let mark = vars.stack.len();
-                let v = self.eval_pipe(&b.pipe, dot, vars).map_err(|f| (f, b.pipe.pos))?;
+                let v = self
+                    .eval_pipe(&b.pipe, dot, vars)
+                    .map_err(|f| (f, b.pipe.pos))?;
                 let is_with = matches!(node, Node::With(_));
                 let r = if v.truthy() {
                     let d = if is_with { v } else { dot.clone() };
@@ -236,7 +254,10 @@ impl<'a> Exec<'a> {
                 };
                 let Some(tree) = self.lookup(name) else {
                     return Err((
-                        Fail::new(format!("template {name}"), format!("template {name:?} not defined")),
+                        Fail::new(
+                            format!("template {name}"),
+                            format!("template {name:?} not defined"),
+                        ),
                         *pos,
                     ));
                 };
@@ -245,7 +266,7 @@ impl<'a> Exec<'a> {
                         Fail {
                             message: String::new(),
                             context: String::new(),
-                            located: Some(e),
+                            located: Some(Box::new(e)),
                             pos: None,
                         },
                         *pos,
@@ -299,19 +320,31 @@ impl<'a> Exec<'a> {
                     .map(|(i, x)| (Value::Int(i as i64), Value::str(x.as_str())))
                     .collect(),
                 Object::Struct { .. } => {
-                    return Err((Fail::new("range", format!("range can't iterate over {}", v.to_go_string())), pos));
+                    return Err((
+                        Fail::new(
+                            "range",
+                            format!("range can't iterate over {}", v.to_go_string()),
+                        ),
+                        pos,
+                    ));
                 }
             },
             Value::Int(n) => {
                 if decl.len() > 1 {
-                    return Err((Fail::new("range", "can't use two variables to range over an integer"), pos));
+                    return Err((
+                        Fail::new("range", "can't use two variables to range over an integer"),
+                        pos,
+                    ));
                 }
                 (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
             }
             Value::Nil => Vec::new(),
             other => {
                 return Err((
-                    Fail::new("range", format!("range can't iterate over {}", other.to_go_string())),
+                    Fail::new(
+                        "range",
+                        format!("range can't iterate over {}", other.to_go_string()),
+                    ),
                     pos,
                 ));
             }
@@ -359,7 +392,10 @@ impl<'a> Exec<'a> {
             if pipe.is_assign {
                 for name in &pipe.decl {
                     if !vars.set(name, value.clone()) {
-                        return Err(Fail::new(name.to_string(), format!("undefined variable: {name}")));
+                        return Err(Fail::new(
+                            name.to_string(),
+                            format!("undefined variable: {name}"),
+                        ));
                     }
                 }
             } else {
@@ -371,7 +407,13 @@ impl<'a> Exec<'a> {
         Ok(value)
     }
 
-    fn eval_cmd(&mut self, cmd: &Command, dot: &Value, vars: &mut Vars, fin: Option<Value>) -> R<Value> {
+    fn eval_cmd(
+        &mut self,
+        cmd: &Command,
+        dot: &Value,
+        vars: &mut Vars,
+        fin: Option<Value>,
+    ) -> R<Value> {
         self.eval_cmd_inner(cmd, dot, vars, fin).map_err(|mut f| {
             if f.pos.is_none() {
                 f.pos = Some(cmd.pos);
@@ -380,14 +422,25 @@ impl<'a> Exec<'a> {
         })
     }
 
-    fn eval_cmd_inner(&mut self, cmd: &Command, dot: &Value, vars: &mut Vars, fin: Option<Value>) -> R<Value> {
+    fn eval_cmd_inner(
+        &mut self,
+        cmd: &Command,
+        dot: &Value,
+        vars: &mut Vars,
+        fin: Option<Value>,
+    ) -> R<Value> {
         let first = &cmd.args[0];
         let rest = &cmd.args[1..];
         match first {
-            Arg::Field(names) => self.eval_fields(dot.clone(), names, rest, fin, dot, vars, first, true),
+            Arg::Field(names) => {
+                self.eval_fields(dot.clone(), names, rest, fin, dot, vars, first, true)
+            }
             Arg::Variable(name, names) => {
                 let Some(v) = vars.get(name).cloned() else {
-                    return Err(Fail::new(name.to_string(), format!("undefined variable: {name}")));
+                    return Err(Fail::new(
+                        name.to_string(),
+                        format!("undefined variable: {name}"),
+                    ));
                 };
                 if names.is_empty() {
                     no_args(first, rest, &fin)?;
@@ -420,10 +473,15 @@ impl<'a> Exec<'a> {
             Arg::Number(Number::Int(i)) => Value::Int(*i),
             Arg::Number(Number::Float(f)) => Value::Float(*f),
             Arg::Str(s) => Value::Str(s.clone()),
-            Arg::Field(names) => self.eval_fields(dot.clone(), names, &[], None, dot, vars, arg, true)?,
+            Arg::Field(names) => {
+                self.eval_fields(dot.clone(), names, &[], None, dot, vars, arg, true)?
+            }
             Arg::Variable(name, names) => {
                 let Some(v) = vars.get(name).cloned() else {
-                    return Err(Fail::new(name.to_string(), format!("undefined variable: {name}")));
+                    return Err(Fail::new(
+                        name.to_string(),
+                        format!("undefined variable: {name}"),
+                    ));
                 };
                 if names.is_empty() {
                     v
@@ -459,7 +517,10 @@ impl<'a> Exec<'a> {
                 if i == 0 && lenient_start {
                     // an invalid receiver (nil data) yields no value
                     if last && (!args.is_empty() || fin.is_some()) {
-                        return Err(Fail::new(arg_text(node), format!("nil data; no entry for key {name:?}")));
+                        return Err(Fail::new(
+                            arg_text(node),
+                            format!("nil data; no entry for key {name:?}"),
+                        ));
                     }
                     return Ok(Value::Nil);
                 }
@@ -481,18 +542,29 @@ impl<'a> Exec<'a> {
             } else {
                 (Vec::new(), false)
             };
-            recv = field(&recv, name, call_args, has_args).map_err(|m| Fail::new(arg_text(node), m))?;
+            recv = field(&recv, name, call_args, has_args)
+                .map_err(|m| Fail::new(arg_text(node), m))?;
         }
         Ok(recv)
     }
 
-    fn call(&mut self, name: &str, args: &[Arg], fin: Option<Value>, dot: &Value, vars: &mut Vars) -> R<Value> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        fin: Option<Value>,
+        dot: &Value,
+        vars: &mut Vars,
+    ) -> R<Value> {
         // and/or evaluate lazily and return an operand
         if name == "and" || name == "or" {
             let want = name == "or";
             let total = args.len() + usize::from(fin.is_some());
             if total == 0 {
-                return Err(Fail::new(name, format!("wrong number of args for {name}: want at least 1 got 0")));
+                return Err(Fail::new(
+                    name,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
             }
             let mut last = Value::Nil;
             for a in args {
@@ -521,15 +593,22 @@ impl<'a> Exec<'a> {
 
     fn call_func(&mut self, name: &str, func: Func, vals: Vec<Value>) -> R<Value> {
         func(self, vals).map_err(|e| match e {
-            crate::funcs::FuncError::Message(m) => Fail::new(name, format!("error calling {name}: {m}")),
-            crate::funcs::FuncError::Exec(inner) => Fail::new(name, format!("error calling {name}: {inner}")),
+            crate::funcs::FuncError::Message(m) => {
+                Fail::new(name, format!("error calling {name}: {m}"))
+            }
+            crate::funcs::FuncError::Exec(inner) => {
+                Fail::new(name, format!("error calling {name}: {inner}"))
+            }
         })
     }
 }
 
 fn no_args(first: &Arg, rest: &[Arg], fin: &Option<Value>) -> R<()> {
     if !rest.is_empty() || fin.is_some() {
-        return Err(Fail::new(arg_text(first), format!("can't give argument to non-function {}", arg_text(first))));
+        return Err(Fail::new(
+            arg_text(first),
+            format!("can't give argument to non-function {}", arg_text(first)),
+        ));
     }
     Ok(())
 }
@@ -550,19 +629,28 @@ fn field(recv: &Value, name: &str, args: Vec<Value>, has_args: bool) -> Result<V
                     let want = args.first().and_then(|a| a.as_str()).unwrap_or("");
                     Ok(Value::Bool(vs.iter().any(|v| v == want)))
                 }
-                _ => Err(format!("can't evaluate field {name} in type common.VersionSet")),
+                _ => Err(format!(
+                    "can't evaluate field {name} in type common.VersionSet"
+                )),
             },
-            Object::Struct { type_name, fields, .. } => match fields.get(name) {
+            Object::Struct {
+                type_name, fields, ..
+            } => match fields.get(name) {
                 Some(v) => {
                     if has_args {
-                        return Err(format!("{name} has arguments but cannot be invoked as function"));
+                        return Err(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        ));
                     }
                     Ok(v.clone())
                 }
                 None => Err(format!("can't evaluate field {name} in type {type_name}")),
             },
         },
-        other => Err(format!("can't evaluate field {name} in type {}", other.type_name())),
+        other => Err(format!(
+            "can't evaluate field {name} in type {}",
+            other.type_name()
+        )),
     }
 }
 

@@ -412,7 +412,8 @@ impl<'a> Lexer<'a> {
                                 'u' => 4,
                                 _ => 8,
                             };
-                            let hex: String = (0..n).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                            let hex: String =
+                                (0..n).filter_map(|_| chars.next().map(|x| x.1)).collect();
                             let v = u32::from_str_radix(&hex, 16)
                                 .map_err(|_| self.err(start, "invalid syntax in string"))?;
                             if e == 'x' {
@@ -535,7 +536,8 @@ fn parse_number(s: &str) -> Option<Number> {
         i64::from_str_radix(o, 8).ok()
     } else if let Some(bn) = lower.strip_prefix("0b") {
         i64::from_str_radix(bn, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
         i64::from_str_radix(&lower[1..], 8).ok()
     } else if lower.bytes().all(|c| c.is_ascii_digit()) {
         lower.parse::<i64>().ok()
@@ -633,7 +635,10 @@ impl Parser<'_> {
                                 if depth == 0 {
                                     return Err(self.err(pos, format!("unexpected {{{{{kw}}}}}")));
                                 }
-                                return Ok((nodes, Some((kw.to_string(), pos, toks[1..].to_vec()))));
+                                return Ok((
+                                    nodes,
+                                    Some((kw.to_string(), pos, toks[1..].to_vec())),
+                                ));
                             }
                             "if" | "range" | "with" => {
                                 nodes.push(self.branch(kw, &toks[1..], pos, depth)?);
@@ -672,8 +677,14 @@ impl Parser<'_> {
         Ok((nodes, None))
     }
 
-    fn branch(&mut self, kw: &str, toks: &[Token], pos: usize, depth: usize) -> Result<Node, ParseError> {
-        let pipe = self.pipeline(toks, pos, kw != "if" || true)?;
+    fn branch(
+        &mut self,
+        kw: &str,
+        toks: &[Token],
+        pos: usize,
+        depth: usize,
+    ) -> Result<Node, ParseError> {
+        let pipe = self.pipeline(toks, pos, true)?;
         if pipe.cmds.is_empty() {
             return Err(self.err(pos, format!("missing value for {kw}")));
         }
@@ -682,7 +693,9 @@ impl Parser<'_> {
             return Err(self.err(pos, format!("unexpected EOF in {kw}")));
         };
         let else_list = if ender == "else" {
-            if let Some(Token { tok: Tok::Ident(k), .. }) = rest.first()
+            if let Some(Token {
+                tok: Tok::Ident(k), ..
+            }) = rest.first()
                 && (**k == *"if" || **k == *"with")
                 && (**k == *kw || kw != "range")
             {
@@ -715,9 +728,16 @@ impl Parser<'_> {
         })
     }
 
-    fn name_and_pipe(&mut self, toks: &[Token], pos: usize, what: &str) -> Result<(Rc<str>, Option<Pipe>), ParseError> {
+    fn name_and_pipe(
+        &mut self,
+        toks: &[Token],
+        pos: usize,
+        what: &str,
+    ) -> Result<(Rc<str>, Option<Pipe>), ParseError> {
         let name = match toks.first() {
-            Some(Token { tok: Tok::Str(s), .. }) => s.clone(),
+            Some(Token {
+                tok: Tok::Str(s), ..
+            }) => s.clone(),
             _ => return Err(self.err(pos, format!("unexpected token in {what} clause"))),
         };
         let pipe = if toks.len() > 1 {
@@ -771,7 +791,13 @@ impl Parser<'_> {
         self.pipe_inner(&mut t, pos, allow_decl, false)
     }
 
-    fn pipe_inner(&self, t: &mut Toks, pos: usize, allow_decl: bool, in_paren: bool) -> Result<Pipe, ParseError> {
+    fn pipe_inner(
+        &self,
+        t: &mut Toks,
+        pos: usize,
+        allow_decl: bool,
+        in_paren: bool,
+    ) -> Result<Pipe, ParseError> {
         let mut decl = Vec::new();
         let mut is_assign = false;
         // declarations: $x := / $x = / $i, $v :=
@@ -902,7 +928,9 @@ impl Parser<'_> {
             Tok::LParen => {
                 let p = self.pipe_inner(t, tok.pos, true, true)?;
                 match t.next() {
-                    Some(Token { tok: Tok::RParen, .. }) => {}
+                    Some(Token {
+                        tok: Tok::RParen, ..
+                    }) => {}
                     _ => return Err(self.err(tok.pos, "unclosed left paren")),
                 }
                 Arg::Pipe(Box::new(p))
