@@ -18,6 +18,10 @@ pub enum Command {
     Version(VersionArgs),
     /// Encrypt or decrypt files in the sops format with age keys.
     Sops(Box<crate::commands::sops::SopsArgs>),
+    /// Run the reconcilers (GitRepository, Kustomization) against a cluster.
+    Controller(crate::commands::controller::ControllerArgs),
+    /// Print keelson's CustomResourceDefinitions as YAML.
+    Crds,
 }
 
 /// Arguments of `keelson version`.

@@ -25,6 +25,8 @@ impl From<Exit> for ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Dependencies enable both of rustls' crypto providers; pick one for the whole process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = args::Cli::parse();
     match commands::run(cli) {
         Ok(exit) => exit.into(),

@@ -1,5 +1,6 @@
 //! One module per command; each exposes `run`, which returns the process exit code.
 
+pub(crate) mod controller;
 pub(crate) mod sops;
 mod version;
 
@@ -11,5 +12,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Version(args) => version::run(&args),
         Command::Sops(args) => sops::run(&args),
+        Command::Controller(args) => controller::run(&args),
+        Command::Crds => controller::crds(),
     }
 }
