@@ -9,6 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source testenv/lib.sh
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# CI clones afresh each run: keep Rust build products in the cache so a warm machine rebuilds
+# only what changed.
+if [[ "${CI:-}" == true && -z "${CARGO_TARGET_DIR:-}" ]]; then
+  export CARGO_TARGET_DIR=$KEELSON_CACHE/cargo-target
+fi
 step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 step "machine setup"
