@@ -72,6 +72,9 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
 
 /// Prints the CRDs.
 pub fn crds() -> anyhow::Result<Exit> {
-    print!("{}", keelson_api::crd_yaml().context("failed to serialise the CRDs")?);
+    print!(
+        "{}",
+        keelson_api::crd_yaml().context("failed to serialise the CRDs")?
+    );
     Ok(Exit::Success)
 }
