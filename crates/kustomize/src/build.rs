@@ -15,6 +15,8 @@ use crate::{LoadRestrictor, Options, generate, nameref, patch, replacements, tra
 /// What kind of kustomization a directory must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
+    /// The directory being built: a Kustomization or a Component.
+    Root,
     Kustomization,
     Component,
 }
@@ -71,7 +73,7 @@ impl<'a> Builder<'a> {
             Some(k) => k,
             None => self.load_kustomization(dir)?,
         };
-        self.accumulate(&mut acc, dir, loaded, Expect::Kustomization)?;
+        self.accumulate(&mut acc, dir, loaded, Expect::Root)?;
         // Hash suffixes, then references to the new names, at the very end (only at the root).
         for res in &mut acc.resources {
             if res.needs_hash {
@@ -85,6 +87,7 @@ impl<'a> Builder<'a> {
         Ok(acc.resources)
     }
 
+    /// Loads the kustomization file of `dir`.
     pub(crate) fn load_kustomization(&self, dir: &Path) -> Result<(PathBuf, Kustomization), Error> {
         let Some(file) = find_kustomization_file(self.fs, dir)? else {
             return Err(Error::NoKustomization { dir: dir.into() });
@@ -140,9 +143,9 @@ impl<'a> Builder<'a> {
     fn check_kind(&self, kfile: &Path, k: &Kustomization, expect: Expect) -> Result<(), Error> {
         let kind = if k.kind.is_empty() { "Kustomization" } else { k.kind.as_str() };
         match (expect, kind) {
-            (Expect::Kustomization, "Kustomization") => Ok(()),
-            (Expect::Component, "Component") => {
-                if k.api_version != "kustomize.config.k8s.io/v1alpha1" {
+            (Expect::Kustomization | Expect::Root, "Kustomization") => Ok(()),
+            (Expect::Component | Expect::Root, "Component") => {
+                if !k.api_version.is_empty() && k.api_version != "kustomize.config.k8s.io/v1alpha1" {
                     return Err(Error::invalid(
                         kfile,
                         "apiVersion for Component should be kustomize.config.k8s.io/v1alpha1",
@@ -169,6 +172,9 @@ impl<'a> Builder<'a> {
         kfile: &Path,
         k: &Kustomization,
     ) -> Result<(), Error> {
+        if !k.helm_charts.is_empty() {
+            return Err(Error::invalid(kfile, "helmCharts need kustomize's --enable-helm (not supported)"));
+        }
         for entry in k.resources.iter().chain(k.bases.iter()) {
             self.accumulate_resource(acc, dir, kfile, entry)?;
         }

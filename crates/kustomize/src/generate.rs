@@ -217,11 +217,9 @@ pub(crate) fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
 /// the SHA-256 of an encoding of its content, with some digits swapped for letters.
 pub fn hash(obj: &Value) -> Result<String, String> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = obj
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .cloned()
-        .unwrap_or(Value::String(String::new()));
+    // kustomize looks the name up as a single field called "metadata/name", which never exists:
+    // the name always hashes as "".
+    let name = Value::String(String::new());
     let field = |k: &str| obj.get(k).cloned().unwrap_or(Value::String(String::new()));
     let mut m = std::collections::BTreeMap::new();
     let encoded = match kind {

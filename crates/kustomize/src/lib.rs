@@ -71,9 +71,11 @@ pub struct Options {
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     let dir = fs::clean(dir);
     let mut builder = build::Builder::new(fs, options);
-    let resources = builder.build_root(&dir, None)?;
+    let loaded = builder.load_kustomization(&dir)?;
+    let sort_options = loaded.1.sort_options.clone();
+    let resources = builder.build_root(&dir, Some(loaded))?;
     let mut objects: Vec<Value> = resources.into_iter().map(|r| r.obj).collect();
-    sort::legacy(&mut objects);
+    sort::apply(&mut objects, sort_options.as_ref());
     Ok(objects)
 }
 
@@ -106,7 +108,7 @@ pub fn build_flux(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<
     let mut builder = build::Builder::new(fs, options);
     let resources = builder.build_root(&dir, Some((dir.join("kustomization.yaml"), k)))?;
     let mut objects: Vec<Value> = resources.into_iter().map(|r| r.obj).collect();
-    sort::legacy(&mut objects);
+    sort::apply(&mut objects, None);
     Ok(objects)
 }
 

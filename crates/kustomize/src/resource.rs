@@ -152,10 +152,6 @@ impl Resource {
     pub fn namespace(&self) -> &str {
         ns_of(&self.obj)
     }
-    /// Kind.
-    pub fn kind(&self) -> &str {
-        str_at(&self.obj, &["kind"])
-    }
 
     /// Remembers the current id as a previous one (call before renaming).
     pub fn store_previous(&mut self) {

@@ -31,14 +31,34 @@ const ORDER_FIRST: [&str; 22] = [
 ];
 const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
-fn rank(kind: &str) -> i64 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - ORDER_FIRST.len() as i64;
+fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
+    if let Some(i) = first.iter().position(|k| *k == kind) {
+        return i as i64 - first.len() as i64;
     }
-    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+    if let Some(i) = last.iter().position(|k| *k == kind) {
         return 1 + i as i64;
     }
     0
+}
+
+/// Applies a kustomization's `sortOptions` (legacy order by default, `fifo` keeps the
+/// accumulation order).
+pub(crate) fn apply(objects: &mut [Value], options: Option<&Value>) {
+    let order = options.and_then(|o| o.get("order")).and_then(Value::as_str).unwrap_or("legacy");
+    if order == "fifo" {
+        return;
+    }
+    let list = |key: &str, default: &[&str]| -> Vec<String> {
+        match options
+            .and_then(|o| o.get("legacySortOptions"))
+            .and_then(|o| o.get(key))
+            .and_then(Value::as_array)
+        {
+            Some(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            None => default.iter().map(|s| s.to_string()).collect(),
+        }
+    };
+    legacy(objects, &list("orderFirst", &ORDER_FIRST), &list("orderLast", &ORDER_LAST));
 }
 
 fn or<'a>(s: &'a str, empty: &'a str) -> &'a str {
@@ -57,11 +77,11 @@ fn id_key(g: &Gvk, v: &Value) -> String {
 }
 
 /// Sorts objects in kustomize's legacy order.
-pub(crate) fn legacy(objects: &mut [Value]) {
+fn legacy(objects: &mut [Value], first: &[String], last: &[String]) {
     objects.sort_by(|a, b| {
         let (ga, gb) = (Gvk::of(a), Gvk::of(b));
         if ga != gb {
-            let (ra, rb) = (rank(&ga.kind), rank(&gb.kind));
+            let (ra, rb) = (rank(&ga.kind, first, last), rank(&gb.kind, first, last));
             if ra != rb {
                 return ra.cmp(&rb);
             }
