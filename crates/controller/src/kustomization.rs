@@ -207,7 +207,8 @@ async fn apply_revision(
         })?;
     let root = work.path().join("src");
     fetch(ctx, artifact, &root).await?;
-    let mut objects = build(ks, &root).await?;
+    let identities = decryption_keys(ks, ctx).await?;
+    let mut objects = build(ks, &root, identities).await?;
     substitute(ks, ctx, &mut objects).await?;
     crate::overlay::common_metadata(&mut objects, &ks.spec);
     let owner = owner_labels(ks);
@@ -412,7 +413,64 @@ async fn fetch(
 }
 
 /// Builds `spec.path` of the unpacked tree with Flux's settings and load restrictor.
-async fn build(ks: &Kustomization, root: &Path) -> Result<Vec<Value>, Failure> {
+/// The age identities of `spec.decryption`, if set (keys never leave memory).
+async fn decryption_keys(
+    ks: &Kustomization,
+    ctx: &Context,
+) -> Result<Option<keelson_sops::Identities>, Failure> {
+    let Some(decryption) = &ks.spec.decryption else {
+        return Ok(None);
+    };
+    if decryption.provider != "sops" {
+        return Err(Failure {
+            reason: reasons::DECRYPTION_FAILED,
+            message: format!(
+                "decryption provider '{}' is not supported (only sops)",
+                decryption.provider
+            ),
+            stalled: true,
+        });
+    }
+    let Some(secret_ref) = &decryption.secret_ref else {
+        return Ok(Some(keelson_sops::Identities::new()));
+    };
+    let ns = ks.namespace().unwrap_or_default();
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&secret_ref.name)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                reasons::DECRYPTION_FAILED,
+                format!(
+                    "failed to get decryption Secret '{ns}/{}': {e}",
+                    secret_ref.name
+                ),
+            )
+        })?
+        .ok_or_else(|| {
+            Failure::new(
+                reasons::DECRYPTION_FAILED,
+                format!("decryption Secret '{ns}/{}' not found", secret_ref.name),
+            )
+        })?;
+    let data = secret.data.unwrap_or_default();
+    keelson_sops::kube::identities_from_secret(
+        data.iter().map(|(k, v)| (k.as_str(), v.0.as_slice())),
+    )
+    .map(Some)
+    .map_err(|e| {
+        Failure::new(
+            reasons::DECRYPTION_FAILED,
+            format!("invalid keys in Secret '{ns}/{}': {e}", secret_ref.name),
+        )
+    })
+}
+
+async fn build(
+    ks: &Kustomization,
+    root: &Path,
+    identities: Option<keelson_sops::Identities>,
+) -> Result<Vec<Value>, Failure> {
     let rel = ks.spec.path.clone().unwrap_or_default();
     let dir = confined(root, &rel).ok_or_else(|| {
         Failure::new(
@@ -435,8 +493,21 @@ async fn build(ks: &Kustomization, root: &Path) -> Result<Vec<Value>, Failure> {
         let options = keelson_kustomize::Options {
             load_restrictor: keelson_kustomize::LoadRestrictor::None,
         };
-        keelson_kustomize::build(&keelson_kustomize::RealFs, &dir, &options)
-            .map_err(|e| Failure::new(reasons::BUILD_FAILED, scrub(&e.to_string(), &root_display)))
+        let result = match identities {
+            Some(ids) => {
+                keelson_kustomize::build(&crate::decrypt::DecryptingFs::new(ids), &dir, &options)
+            }
+            None => keelson_kustomize::build(&keelson_kustomize::RealFs, &dir, &options),
+        };
+        result.map_err(|e| {
+            let message = scrub(&e.to_string(), &root_display);
+            let reason = if message.contains("failed to decrypt") {
+                reasons::DECRYPTION_FAILED
+            } else {
+                reasons::BUILD_FAILED
+            };
+            Failure::new(reason, message)
+        })
     })
     .await
     .map_err(|e| Failure::new(reasons::BUILD_FAILED, e.to_string()))?

@@ -10,6 +10,7 @@
 //! kubeconfig.
 
 mod context;
+pub mod decrypt;
 mod gitrepository;
 mod kustomization;
 pub mod overlay;

@@ -327,9 +327,12 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
             let ks = kss.get("apps").await.ok()?;
             let status = ks.status?;
             let ready = condition::get(&status.conditions, "Ready")?.clone();
+            // While infrastructure reconciles the same new revision, apps may report
+            // DependencyNotReady first; wait for the build verdict itself.
             (status.last_attempted_revision.as_deref()
                 == Some(format!("main@sha1:{third}").as_str())
-                && ready.status == "False")
+                && ready.status == "False"
+                && ready.reason != "DependencyNotReady")
                 .then_some(ready)
         }
     })
@@ -354,5 +357,101 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
         Some(2)
     );
 
+    controller.abort();
+}
+
+/// A Secret encrypted by the real `sops` with an age key is decrypted during the build with the
+/// key from the Kustomization's decryption Secret; the plaintext reaches the cluster, the sops
+/// metadata does not.
+#[tokio::test]
+async fn sops_encrypted_secret_is_decrypted_with_the_age_key_from_a_secret() {
+    let ns = TestNamespace::create("ks-sops").await;
+    let client = ns.client();
+    let server = GitServer::start();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("age.agekey");
+    let out = Command::new(keelson_testsupport::tool("age-keygen"))
+        .arg("-o")
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    let recipient = key_text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
+    let plain = keys.path().join("secret.yaml");
+    std::fs::write(&plain, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: s3cr3t-value\n").unwrap();
+    let encrypted = Command::new(keelson_testsupport::tool("sops"))
+        .args([
+            "--encrypt",
+            "--age",
+            &recipient,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+        ])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(
+        encrypted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encrypted.stderr)
+    );
+    let encrypted = String::from_utf8(encrypted.stdout).unwrap();
+    assert!(!encrypted.contains("s3cr3t-value"));
+    server.write("secrets/db.yaml", &encrypted);
+    let commit = server.push("encrypted secret");
+
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    for crd in keelson_api::crds() {
+        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
+    }
+    let storage = tempfile::tempdir().unwrap();
+    let config = keelson_controller::ControllerConfig {
+        storage_path: storage.path().to_path_buf(),
+        storage_addr: "127.0.0.1:0".parse().unwrap(),
+        storage_advertise: None,
+        requeue_dependency: Duration::from_secs(1),
+        namespace: Some(ns.name().to_string()),
+    };
+    let controller = tokio::spawn(keelson_controller::run(client.clone(), config));
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = ns.api();
+    apply(&secrets, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age"}, "stringData": {"age.agekey": key_text}})).await;
+    let repos: Api<GitRepository> = ns.api();
+    apply(
+        &repos,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "repo"},
+            "spec": {"url": server.url, "interval": "1m", "ref": {"branch": "main"}}
+        }),
+    )
+    .await;
+    let kss: Api<Kustomization> = ns.api();
+    apply(
+        &kss,
+        json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "secrets"},
+            "spec": {"interval": "1m", "retryInterval": "1s", "path": "./secrets", "prune": true,
+                     "targetNamespace": ns.name(),
+                     "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                     "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}}
+        }),
+    )
+    .await;
+    let ks = ready_at(&kss, "secrets", &format!("main@sha1:{commit}")).await;
+    let db = secrets.get("db").await.unwrap();
+    assert_eq!(db.data.unwrap()["password"].0, b"s3cr3t-value");
+    let applied = serde_json::to_string(&secrets.get("db").await.unwrap()).unwrap();
+    assert!(
+        !applied.contains("\"sops\""),
+        "sops metadata must not reach the cluster"
+    );
+    let status = serde_json::to_string(&ks.status).unwrap();
+    assert!(!status.contains("s3cr3t-value"));
     controller.abort();
 }
