@@ -34,7 +34,10 @@ pub(crate) struct Builder<'a> {
 }
 
 /// Finds the kustomization file of `dir`.
-pub(crate) fn find_kustomization_file(fs: &dyn FileSystem, dir: &Path) -> Result<Option<PathBuf>, Error> {
+pub(crate) fn find_kustomization_file(
+    fs: &dyn FileSystem,
+    dir: &Path,
+) -> Result<Option<PathBuf>, Error> {
     let found: Vec<PathBuf> = KUSTOMIZATION_FILE_NAMES
         .iter()
         .map(|n| dir.join(n))
@@ -64,7 +67,11 @@ impl<'a> Builder<'a> {
     }
 
     /// Builds the kustomization in `dir` into its final, ordered list of objects.
-    pub fn build_root(&mut self, dir: &Path, kust: Option<(PathBuf, Kustomization)>) -> Result<Vec<Resource>, Error> {
+    pub fn build_root(
+        &mut self,
+        dir: &Path,
+        kust: Option<(PathBuf, Kustomization)>,
+    ) -> Result<Vec<Resource>, Error> {
         let mut acc = Accumulator {
             resources: Vec::new(),
             config: TransformerConfig::defaults().clone(),
@@ -97,7 +104,11 @@ impl<'a> Builder<'a> {
             path: file.clone(),
             source,
         })?;
-        let value = if value.is_null() { Value::Object(Default::default()) } else { value };
+        let value = if value.is_null() {
+            Value::Object(Default::default())
+        } else {
+            value
+        };
         let k: Kustomization = serde_json::from_value(value)
             .map_err(|e| Error::invalid(&file, format!("invalid kustomization: {e}")))?;
         Ok((file, k))
@@ -141,11 +152,16 @@ impl<'a> Builder<'a> {
     }
 
     fn check_kind(&self, kfile: &Path, k: &Kustomization, expect: Expect) -> Result<(), Error> {
-        let kind = if k.kind.is_empty() { "Kustomization" } else { k.kind.as_str() };
+        let kind = if k.kind.is_empty() {
+            "Kustomization"
+        } else {
+            k.kind.as_str()
+        };
         match (expect, kind) {
             (Expect::Kustomization | Expect::Root, "Kustomization") => Ok(()),
             (Expect::Component | Expect::Root, "Component") => {
-                if !k.api_version.is_empty() && k.api_version != "kustomize.config.k8s.io/v1alpha1" {
+                if !k.api_version.is_empty() && k.api_version != "kustomize.config.k8s.io/v1alpha1"
+                {
                     return Err(Error::invalid(
                         kfile,
                         "apiVersion for Component should be kustomize.config.k8s.io/v1alpha1",
@@ -161,7 +177,10 @@ impl<'a> Builder<'a> {
                 kfile,
                 format!("expected kind 'Component' but got '{other}'"),
             )),
-            (_, other) => Err(Error::invalid(kfile, format!("unknown kustomization kind {other:?}"))),
+            (_, other) => Err(Error::invalid(
+                kfile,
+                format!("unknown kustomization kind {other:?}"),
+            )),
         }
     }
 
@@ -173,7 +192,10 @@ impl<'a> Builder<'a> {
         k: &Kustomization,
     ) -> Result<(), Error> {
         if !k.helm_charts.is_empty() {
-            return Err(Error::invalid(kfile, "helmCharts need kustomize's --enable-helm (not supported)"));
+            return Err(Error::invalid(
+                kfile,
+                "helmCharts need kustomize's --enable-helm (not supported)",
+            ));
         }
         for entry in k.resources.iter().chain(k.bases.iter()) {
             self.accumulate_resource(acc, dir, kfile, entry)?;
@@ -185,7 +207,8 @@ impl<'a> Builder<'a> {
                 path: path.clone(),
                 source,
             })?;
-            let config = TransformerConfig::from_value(&value).map_err(|m| Error::invalid(&path, m))?;
+            let config =
+                TransformerConfig::from_value(&value).map_err(|m| Error::invalid(&path, m))?;
             acc.config.merge(&config);
         }
         for comp in &k.components {
@@ -256,7 +279,8 @@ impl<'a> Builder<'a> {
         })?;
         let mut out = Vec::new();
         for (i, doc) in docs.into_iter().enumerate() {
-            flatten(doc, &mut out).map_err(|m| Error::invalid(path, format!("document {i}: {m}")))?;
+            flatten(doc, &mut out)
+                .map_err(|m| Error::invalid(path, format!("document {i}: {m}")))?;
         }
         Ok(out)
     }
@@ -288,8 +312,13 @@ impl<'a> Builder<'a> {
         }
         for p in &k.patches {
             let text = self.patch_text(dir, kfile, p)?;
-            patch::apply_patch(&mut acc.resources, &text, p.target.as_ref(), p.options.as_ref())
-                .map_err(err)?;
+            patch::apply_patch(
+                &mut acc.resources,
+                &text,
+                p.target.as_ref(),
+                p.options.as_ref(),
+            )
+            .map_err(err)?;
         }
         if !k.namespace.is_empty() {
             transform::namespace(&mut acc.resources, &k.namespace, &acc.config).map_err(err)?;
@@ -304,8 +333,12 @@ impl<'a> Builder<'a> {
             transform::labels_entry(&mut acc.resources, label, &acc.config).map_err(err)?;
         }
         if !k.common_labels.is_empty() {
-            transform::set_map(&mut acc.resources, &k.common_labels, &acc.config.common_labels)
-                .map_err(err)?;
+            transform::set_map(
+                &mut acc.resources,
+                &k.common_labels,
+                &acc.config.common_labels,
+            )
+            .map_err(err)?;
         }
         if !k.common_annotations.is_empty() {
             transform::set_map(
@@ -334,10 +367,11 @@ impl<'a> Builder<'a> {
                 if let Some(path) = entry.get("path").and_then(Value::as_str) {
                     let path = self.file_path(dir, path)?;
                     let text = self.read_text(&path)?;
-                    let docs = keelson_manifest::parse_documents(&text).map_err(|source| Error::Yaml {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    let docs =
+                        keelson_manifest::parse_documents(&text).map_err(|source| Error::Yaml {
+                            path: path.clone(),
+                            source,
+                        })?;
                     for doc in docs {
                         match doc {
                             Value::Array(items) => list.extend(items),
@@ -354,15 +388,26 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn patch_text(&self, dir: &Path, kfile: &Path, p: &crate::kustomization::Patch) -> Result<String, Error> {
+    fn patch_text(
+        &self,
+        dir: &Path,
+        kfile: &Path,
+        p: &crate::kustomization::Patch,
+    ) -> Result<String, Error> {
         match (&p.path, &p.patch) {
             (Some(path), None) => {
                 let path = self.file_path(dir, path)?;
                 self.read_text(&path)
             }
             (None, Some(text)) => Ok(text.clone()),
-            (Some(_), Some(_)) => Err(Error::invalid(kfile, "a patch cannot have both path and patch")),
-            (None, None) => Err(Error::invalid(kfile, "a patch needs a path or an inline patch")),
+            (Some(_), Some(_)) => Err(Error::invalid(
+                kfile,
+                "a patch cannot have both path and patch",
+            )),
+            (None, None) => Err(Error::invalid(
+                kfile,
+                "a patch needs a path or an inline patch",
+            )),
         }
     }
 }
@@ -410,7 +455,11 @@ pub(crate) fn add_resource(acc: &mut Accumulator, res: Resource, from: &Path) ->
 }
 
 /// Adds a generated object, honouring its behavior (create, merge, replace).
-pub(crate) fn add_generated(acc: &mut Accumulator, mut res: Resource, from: &Path) -> Result<(), Error> {
+pub(crate) fn add_generated(
+    acc: &mut Accumulator,
+    mut res: Resource,
+    from: &Path,
+) -> Result<(), Error> {
     let behavior = res.behavior.unwrap_or_default();
     let gvk = res.gvk();
     let ns = effective_ns(&gvk, res.namespace()).to_string();
@@ -448,10 +497,10 @@ pub(crate) fn add_generated(acc: &mut Accumulator, mut res: Resource, from: &Pat
             let old = &mut acc.resources[i];
             for field in ["data", "binaryData", "stringData"] {
                 if let Some(Value::Object(new)) = res.obj.get(field) {
-                    let entry = old
-                        .obj
-                        .as_object_mut()
-                        .map(|m| m.entry(field).or_insert_with(|| Value::Object(Default::default())));
+                    let entry = old.obj.as_object_mut().map(|m| {
+                        m.entry(field)
+                            .or_insert_with(|| Value::Object(Default::default()))
+                    });
                     if let Some(Value::Object(map)) = entry {
                         for (k, v) in new {
                             map.insert(k.clone(), v.clone());
@@ -460,7 +509,8 @@ pub(crate) fn add_generated(acc: &mut Accumulator, mut res: Resource, from: &Pat
                 }
             }
             for field in ["labels", "annotations"] {
-                if let Some(Value::Object(new)) = res.obj.get("metadata").and_then(|m| m.get(field)) {
+                if let Some(Value::Object(new)) = res.obj.get("metadata").and_then(|m| m.get(field))
+                {
                     let new = new.clone();
                     if let Some(Value::Object(meta)) = old.obj.get_mut("metadata") {
                         let entry = meta
@@ -480,10 +530,7 @@ pub(crate) fn add_generated(acc: &mut Accumulator, mut res: Resource, from: &Pat
                     m.insert("immutable".into(), imm);
                 }
             }
-            old.needs_hash = old.needs_hash || res.needs_hash;
-            if !res.needs_hash {
-                old.needs_hash = false;
-            }
+            // The merged object keeps the hash setting of the object merged into.
             Ok(())
         }
     }

@@ -24,7 +24,9 @@ pub enum Error {
         source: keelson_manifest::ParseError,
     },
     /// A directory used as a kustomization has no kustomization file.
-    #[error("failed to build {dir}: no kustomization.yaml, kustomization.yml or Kustomization in it")]
+    #[error(
+        "failed to build {dir}: no kustomization.yaml, kustomization.yml or Kustomization in it"
+    )]
     NoKustomization {
         /// The directory.
         dir: PathBuf,
@@ -46,7 +48,9 @@ pub enum Error {
         root: PathBuf,
     },
     /// A remote resource (URL or git repository): the engine works offline.
-    #[error("failed to load {resource:?} in {path}: remote resources are not supported (offline engine)")]
+    #[error(
+        "failed to load {resource:?} in {path}: remote resources are not supported (offline engine)"
+    )]
     Remote {
         /// The kustomization file naming it.
         path: PathBuf,

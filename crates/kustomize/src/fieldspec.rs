@@ -121,7 +121,11 @@ impl TransformerConfig {
         add(&mut self.images, &other.images);
         add(&mut self.replicas, &other.replicas);
         for backref in &other.name_reference {
-            match self.name_reference.iter_mut().find(|b| b.gvk == backref.gvk) {
+            match self
+                .name_reference
+                .iter_mut()
+                .find(|b| b.gvk == backref.gvk)
+            {
                 Some(existing) => add(&mut existing.field_specs, &backref.field_specs),
                 None => self.name_reference.push(backref.clone()),
             }
@@ -139,7 +143,10 @@ impl FieldSpec {
         Ok(FieldSpec {
             gvk: Gvk::from_spec(value),
             path: split_path(path),
-            create: value.get("create").and_then(Value::as_bool).unwrap_or(false),
+            create: value
+                .get("create")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 
@@ -173,6 +180,9 @@ pub fn split_path(path: &str) -> Vec<String> {
     out
 }
 
+/// The callback of [`walk`]: receives the map holding the field and the field's key.
+pub type FieldFn<'a, E> = dyn FnMut(&mut Map<String, Value>, &str) -> Result<(), E> + 'a;
+
 /// Calls `f(map, key)` for the last segment of `path` in every map reached in `value` (crossing
 /// lists), creating intermediate maps when `create` is set. `f` decides what to do with a
 /// missing key.
@@ -180,7 +190,7 @@ pub fn walk<E>(
     value: &mut Value,
     path: &[String],
     create: bool,
-    f: &mut dyn FnMut(&mut Map<String, Value>, &str) -> Result<(), E>,
+    f: &mut FieldFn<'_, E>,
 ) -> Result<(), E> {
     if let Value::Array(items) = value {
         for item in items {

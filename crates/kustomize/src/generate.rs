@@ -31,7 +31,10 @@ pub(crate) fn run(
 }
 
 /// Merges global generator options into a generator's own (the generator's win).
-fn merge_options(global: Option<&GeneratorOptions>, local: Option<&GeneratorOptions>) -> GeneratorOptions {
+fn merge_options(
+    global: Option<&GeneratorOptions>,
+    local: Option<&GeneratorOptions>,
+) -> GeneratorOptions {
     let mut out = global.cloned().unwrap_or_default();
     if let Some(local) = local {
         for (k, v) in &local.labels {
@@ -76,7 +79,10 @@ fn generate(
         if pairs.iter().any(|(k, _)| *k == key) {
             return Err(Error::invalid(
                 kfile,
-                format!("generator {}: cannot add key {key}, another key by that name already exists", args.name),
+                format!(
+                    "generator {}: cannot add key {key}, another key by that name already exists",
+                    args.name
+                ),
             ));
         }
         pairs.push((key, value));
@@ -94,9 +100,11 @@ fn generate(
         }
     }
     for lit in &args.literals {
-        let (k, v) = lit
-            .split_once('=')
-            .ok_or_else(|| err(format!("invalid literal source {lit:?}, expected key=value")))?;
+        let (k, v) = lit.split_once('=').ok_or_else(|| {
+            err(format!(
+                "invalid literal source {lit:?}, expected key=value"
+            ))
+        })?;
         push(k.to_string(), unquote(v).as_bytes().to_vec())?;
     }
     for file in &args.files {
@@ -108,7 +116,10 @@ fn generate(
             }
         };
         let path = b.file_path(dir, rel)?;
-        let bytes = b.fs.read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let bytes = b.fs.read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         push(key, bytes)?;
     }
     let opts = merge_options(global, args.options.as_ref());
@@ -125,7 +136,10 @@ fn generate(
     }
     let mut obj = Map::new();
     obj.insert("apiVersion".into(), Value::String("v1".into()));
-    obj.insert("kind".into(), Value::String(if secret { "Secret" } else { "ConfigMap" }.into()));
+    obj.insert(
+        "kind".into(),
+        Value::String(if secret { "Secret" } else { "ConfigMap" }.into()),
+    );
     obj.insert("metadata".into(), Value::Object(meta));
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -134,10 +148,13 @@ fn generate(
         for (k, v) in &pairs {
             data.insert(k.clone(), Value::String(b64.encode(v)));
         }
-        if !data.is_empty() {
-            obj.insert("data".into(), Value::Object(data));
-        }
-        let ty = if args.type_.is_empty() { "Opaque" } else { &args.type_ };
+        // kustomize always writes `data` on generated Secrets, empty or not.
+        obj.insert("data".into(), Value::Object(data));
+        let ty = if args.type_.is_empty() {
+            "Opaque"
+        } else {
+            &args.type_
+        };
         obj.insert("type".into(), Value::String(ty.into()));
     } else {
         let mut data = Map::new();
@@ -200,7 +217,10 @@ pub(crate) fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
         match line.split_once('=') {
             Some((k, v)) => {
                 if k.contains(char::is_whitespace) {
-                    return Err(format!("line {}: invalid key {k:?}: contains whitespace", i + 1));
+                    return Err(format!(
+                        "line {}: invalid key {k:?}: contains whitespace",
+                        i + 1
+                    ));
                 }
                 out.push((k.to_string(), v.to_string()));
             }
@@ -328,12 +348,16 @@ mod tests {
     #[test]
     fn env_files() {
         let pairs = parse_env("# c\nA=1\n\n  B=x=y\n").unwrap();
-        assert_eq!(pairs, vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]);
+        assert_eq!(
+            pairs,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
     }
 
     #[test]
     fn hash_is_ten_characters() {
-        let h = hash(&json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})).unwrap();
+        let h = hash(&json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}))
+            .unwrap();
         assert_eq!(h.len(), 10);
     }
 }

@@ -101,7 +101,12 @@ pub fn build_flux(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<
     let k = kustomization::Kustomization {
         resources: resources
             .iter()
-            .map(|p| p.strip_prefix(&dir).unwrap_or(p).to_string_lossy().into_owned())
+            .map(|p| {
+                p.strip_prefix(&dir)
+                    .unwrap_or(p)
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect(),
         ..Default::default()
     };
@@ -146,7 +151,8 @@ fn walk_implicit(fs: &dyn FileSystem, dir: &Path, out: &mut Vec<PathBuf>) -> Res
             path: entry.clone(),
             source,
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::invalid(&entry, "not UTF-8 text"))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| Error::invalid(&entry, "not UTF-8 text"))?;
         let docs = keelson_manifest::parse_documents(&text).map_err(|source| Error::Yaml {
             path: entry.clone(),
             source,
@@ -154,7 +160,10 @@ fn walk_implicit(fs: &dyn FileSystem, dir: &Path, out: &mut Vec<PathBuf>) -> Res
         let mut objects = Vec::new();
         for (i, doc) in docs.into_iter().enumerate() {
             build::flatten(doc, &mut objects).map_err(|m| {
-                Error::invalid(&entry, format!("failed to decode Kubernetes YAML in document {i}: {m}"))
+                Error::invalid(
+                    &entry,
+                    format!("failed to decode Kubernetes YAML in document {i}: {m}"),
+                )
             })?;
         }
         out.push(entry);

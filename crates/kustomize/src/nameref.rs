@@ -59,7 +59,11 @@ pub(crate) fn fix(res: &mut [Resource], config: &TransformerConfig) -> Result<()
                     && spec.path.first().is_some_and(|p| p == "roleRef")
                 {
                     r.obj.get("roleRef").map(|rr| Gvk {
-                        group: rr.get("apiGroup").and_then(Value::as_str).unwrap_or("").into(),
+                        group: rr
+                            .get("apiGroup")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .into(),
                         version: String::new(),
                         kind: rr.get("kind").and_then(Value::as_str).unwrap_or("").into(),
                     })
@@ -112,7 +116,12 @@ fn update_path(
     Ok(())
 }
 
-fn update_value(v: &mut Value, cands: &[&Candidate], ctx: &Referrer, backref: &NameBackRef) -> Result<(), String> {
+fn update_value(
+    v: &mut Value,
+    cands: &[&Candidate],
+    ctx: &Referrer,
+    backref: &NameBackRef,
+) -> Result<(), String> {
     match v {
         Value::String(old) => {
             if let Some(c) = select(old, None, cands, ctx)? {
@@ -134,7 +143,10 @@ fn update_value(v: &mut Value, cands: &[&Candidate], ctx: &Referrer, backref: &N
             let Some(old) = map.get("name").and_then(Value::as_str).map(str::to_string) else {
                 return Ok(());
             };
-            let old_ns = map.get("namespace").and_then(Value::as_str).map(str::to_string);
+            let old_ns = map
+                .get("namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if let Some(c) = select(&old, old_ns.as_deref(), cands, ctx)? {
                 map.insert("name".into(), Value::String(c.name.clone()));
                 if old_ns.is_some() || !c.namespace.is_empty() {
@@ -198,7 +210,10 @@ fn select<'a>(
                 .iter()
                 .map(|c| format!("{}/{}", c.gvk.kind, c.name))
                 .collect();
-            Err(format!("found multiple possible referrals for {old:?}: {}", ids.join(", ")))
+            Err(format!(
+                "found multiple possible referrals for {old:?}: {}",
+                ids.join(", ")
+            ))
         }
     }
 }

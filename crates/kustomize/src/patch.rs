@@ -29,7 +29,9 @@ pub(crate) fn apply_smp_untargeted(res: &mut Vec<Resource>, patch: &Value) -> Re
         .collect();
     let id = id_string(&gvk, &name, &ns);
     match matches.as_slice() {
-        [] => Err(format!("no resource matches strategic merge patch \"{id}\"")),
+        [] => Err(format!(
+            "no resource matches strategic merge patch \"{id}\""
+        )),
         [i] => {
             let i = *i;
             let mut patch = patch.clone();
@@ -54,7 +56,9 @@ pub(crate) fn apply_smp_untargeted(res: &mut Vec<Resource>, patch: &Value) -> Re
             }
             Ok(())
         }
-        _ => Err(format!("multiple matches for Id {id}; failed to find unique target for patch")),
+        _ => Err(format!(
+            "multiple matches for Id {id}; failed to find unique target for patch"
+        )),
     }
 }
 
@@ -84,7 +88,8 @@ pub(crate) fn apply_patch(
     target: Option<&Selector>,
     _options: Option<&Value>,
 ) -> Result<(), String> {
-    let docs = keelson_manifest::parse_documents(text).map_err(|e| format!("invalid patch: {e}"))?;
+    let docs =
+        keelson_manifest::parse_documents(text).map_err(|e| format!("invalid patch: {e}"))?;
     let is_json6902 = matches!(docs.first(), Some(Value::Array(_)));
     if is_json6902 {
         let Some(target) = target else {
@@ -93,9 +98,17 @@ pub(crate) fn apply_patch(
         let ops: json_patch::Patch = serde_json::from_value(docs[0].clone())
             .map_err(|e| format!("invalid JSON 6902 patch: {e}"))?;
         for i in select(res, target)? {
-            let before = (res[i].gvk(), res[i].name().to_string(), res[i].namespace().to_string());
-            json_patch::patch(&mut res[i].obj, &ops)
-                .map_err(|e| format!("failed to apply JSON 6902 patch to {}: {e}", id_string(&before.0, &before.1, &before.2)))?;
+            let before = (
+                res[i].gvk(),
+                res[i].name().to_string(),
+                res[i].namespace().to_string(),
+            );
+            json_patch::patch(&mut res[i].obj, &ops).map_err(|e| {
+                format!(
+                    "failed to apply JSON 6902 patch to {}: {e}",
+                    id_string(&before.0, &before.1, &before.2)
+                )
+            })?;
             if res[i].name() != before.1 || res[i].gvk() != before.0 {
                 res[i].prev.push(before);
             }
@@ -116,7 +129,10 @@ pub(crate) fn apply_patch(
                             if res[i].namespace().is_empty() {
                                 meta.remove("namespace");
                             } else {
-                                meta.insert("namespace".into(), Value::String(res[i].namespace().into()));
+                                meta.insert(
+                                    "namespace".into(),
+                                    Value::String(res[i].namespace().into()),
+                                );
                             }
                         }
                         for k in ["apiVersion", "kind"] {
@@ -139,13 +155,22 @@ pub(crate) fn apply_patch(
 }
 
 fn anchored(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("invalid target regex {pattern:?}: {e}"))
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("invalid target regex {pattern:?}: {e}"))
 }
 
 /// The indices of the objects a selector picks.
 pub(crate) fn select(res: &[Resource], s: &Selector) -> Result<Vec<usize>, String> {
-    let name_re = if s.name.is_empty() { None } else { Some(anchored(&s.name)?) };
-    let ns_re = if s.namespace.is_empty() { None } else { Some(anchored(&s.namespace)?) };
+    let name_re = if s.name.is_empty() {
+        None
+    } else {
+        Some(anchored(&s.name)?)
+    };
+    let ns_re = if s.namespace.is_empty() {
+        None
+    } else {
+        Some(anchored(&s.namespace)?)
+    };
     let labels = parse_selector(&s.label_selector)?;
     let annos = parse_selector(&s.annotation_selector)?;
     let sel_gvk = Gvk {
@@ -235,7 +260,10 @@ fn parse_selector(s: &str) -> Result<Vec<Req>, String> {
             out.push(Req::In(k.trim().into(), set(rest)));
         } else if let Some(k) = p.strip_prefix('!') {
             out.push(Req::NotExists(k.trim().into()));
-        } else if p.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        } else if p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        {
             out.push(Req::Exists(p.into()));
         } else {
             return Err(format!("invalid selector {s:?}"));
@@ -298,7 +326,11 @@ fn merge_keys(gvk: &Gvk, path: &[String]) -> Option<Vec<&'static str>> {
         return None;
     }
     let last = path.last()?.as_str();
-    let parent = path.len().checked_sub(2).map(|i| path[i].as_str()).unwrap_or("");
+    let parent = path
+        .len()
+        .checked_sub(2)
+        .map(|i| path[i].as_str())
+        .unwrap_or("");
     let in_pod = POD_KINDS.contains(&gvk.kind.as_str());
     let in_container = path
         .iter()
@@ -307,7 +339,9 @@ fn merge_keys(gvk: &Gvk, path: &[String]) -> Option<Vec<&'static str>> {
         "finalizers" if parent == "metadata" => Some(vec![]),
         "ownerReferences" if parent == "metadata" => Some(vec!["uid"]),
         "containers" | "initContainers" | "ephemeralContainers" if in_pod => Some(vec!["name"]),
-        "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" if in_pod && !in_container => {
+        "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates"
+            if in_pod && !in_container =>
+        {
             Some(vec!["name"])
         }
         "hostAliases" if in_pod => Some(vec!["ip"]),
@@ -333,7 +367,9 @@ fn clean(v: &Value) -> Value {
                 .map(|(k, v)| (k.clone(), clean(v)))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().filter(|v| !is_delete(v)).map(clean).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().filter(|v| !is_delete(v)).map(clean).collect())
+        }
         other => other.clone(),
     }
 }
@@ -409,7 +445,10 @@ fn merge_list(dest: &[Value], patch: &[Value], gvk: &Gvk, path: &mut Vec<String>
     let Some(keys) = merge_keys(gvk, path) else {
         return patch.iter().filter(|v| !is_delete(v)).map(clean).collect();
     };
-    if patch.iter().any(|v| v.get("$patch").and_then(Value::as_str) == Some("replace")) {
+    if patch
+        .iter()
+        .any(|v| v.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
         return patch
             .iter()
             .filter(|v| v.get("$patch").is_none())

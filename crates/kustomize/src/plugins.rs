@@ -12,7 +12,12 @@ use crate::fieldspec::{FieldSpec, TransformerConfig};
 use crate::kustomization::{GeneratorArgs, Image, Replica, Selector, scalar_string};
 
 /// Loads the plugin configuration objects named by a `generators:`/`transformers:` list.
-fn configs(b: &mut Builder<'_>, dir: &Path, kfile: &Path, entries: &[String]) -> Result<Vec<Value>, Error> {
+fn configs(
+    b: &mut Builder<'_>,
+    dir: &Path,
+    kfile: &Path,
+    entries: &[String],
+) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for entry in entries {
         if entry.contains('\n') || entry.trim_start().starts_with("apiVersion") {
@@ -70,7 +75,11 @@ pub(crate) fn run_generators(
         return Ok(());
     }
     for conf in configs(b, dir, kfile, entries)? {
-        let kind = conf.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = conf
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let builtin = conf.get("apiVersion").and_then(Value::as_str) == Some("builtin");
         if !builtin || !matches!(kind.as_str(), "ConfigMapGenerator" | "SecretGenerator") {
             return Err(external(kfile, &kind));
@@ -108,7 +117,11 @@ pub(crate) fn run_transformers(
     }
     let err = |m: String| Error::invalid(kfile, m);
     for conf in configs(b, dir, kfile, entries)? {
-        let kind = conf.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = conf
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if conf.get("apiVersion").and_then(Value::as_str) != Some("builtin") {
             return Err(external(kfile, &kind));
         }
@@ -128,12 +141,17 @@ pub(crate) fn run_transformers(
             }
             "LabelTransformer" => {
                 let specs = field_specs(&conf, &defaults.common_labels).map_err(err)?;
-                crate::transform::set_map(&mut acc.resources, &pairs(conf.get("labels")), &specs).map_err(err)?;
+                crate::transform::set_map(&mut acc.resources, &pairs(conf.get("labels")), &specs)
+                    .map_err(err)?;
             }
             "AnnotationsTransformer" => {
                 let specs = field_specs(&conf, &defaults.common_annotations).map_err(err)?;
-                crate::transform::set_map(&mut acc.resources, &pairs(conf.get("annotations")), &specs)
-                    .map_err(err)?;
+                crate::transform::set_map(
+                    &mut acc.resources,
+                    &pairs(conf.get("annotations")),
+                    &specs,
+                )
+                .map_err(err)?;
             }
             "NamespaceTransformer" => {
                 config.namespace = field_specs(&conf, &defaults.namespace).map_err(err)?;
@@ -144,18 +162,23 @@ pub(crate) fn run_transformers(
             }
             "ImageTagTransformer" => {
                 config.images = field_specs(&conf, &defaults.images).map_err(err)?;
-                let image: Image = serde_json::from_value(conf.get("imageTag").cloned().unwrap_or(Value::Null))
-                    .map_err(|e| err(format!("invalid imageTag: {e}")))?;
+                let image: Image =
+                    serde_json::from_value(conf.get("imageTag").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| err(format!("invalid imageTag: {e}")))?;
                 crate::transform::image(&mut acc.resources, &image, &config);
             }
             "ReplicaCountTransformer" => {
                 config.replicas = field_specs(&conf, &defaults.replicas).map_err(err)?;
-                let replica: Replica = serde_json::from_value(conf.get("replica").cloned().unwrap_or(Value::Null))
-                    .map_err(|e| err(format!("invalid replica: {e}")))?;
+                let replica: Replica =
+                    serde_json::from_value(conf.get("replica").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| err(format!("invalid replica: {e}")))?;
                 crate::transform::replicas(&mut acc.resources, &replica, &config);
             }
             "PatchTransformer" | "PatchJson6902Transformer" => {
-                let text = match (conf.get("path").and_then(Value::as_str), conf.get("patch").and_then(Value::as_str)) {
+                let text = match (
+                    conf.get("path").and_then(Value::as_str),
+                    conf.get("patch").and_then(Value::as_str),
+                ) {
                     (Some(p), _) => {
                         let path = b.file_path(dir, p)?;
                         b.read_text(&path)?
@@ -164,17 +187,27 @@ pub(crate) fn run_transformers(
                     _ => return Err(err(format!("{kind} needs a path or a patch"))),
                 };
                 let target: Option<Selector> = match conf.get("target") {
-                    Some(t) => Some(serde_json::from_value(t.clone()).map_err(|e| err(format!("invalid target: {e}")))?),
+                    Some(t) => Some(
+                        serde_json::from_value(t.clone())
+                            .map_err(|e| err(format!("invalid target: {e}")))?,
+                    ),
                     None => None,
                 };
-                crate::patch::apply_patch(&mut acc.resources, &text, target.as_ref(), None).map_err(err)?;
+                crate::patch::apply_patch(&mut acc.resources, &text, target.as_ref(), None)
+                    .map_err(err)?;
             }
             "PatchStrategicMergeTransformer" => {
-                for p in conf.get("paths").and_then(Value::as_array).cloned().unwrap_or_default() {
+                for p in conf
+                    .get("paths")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
                     if let Some(p) = p.as_str() {
                         let path = b.file_path(dir, p)?;
                         let text = b.read_text(&path)?;
-                        crate::patch::apply_patch(&mut acc.resources, &text, None, None).map_err(err)?;
+                        crate::patch::apply_patch(&mut acc.resources, &text, None, None)
+                            .map_err(err)?;
                     }
                 }
                 if let Some(t) = conf.get("patches").and_then(Value::as_str) {
@@ -182,7 +215,11 @@ pub(crate) fn run_transformers(
                 }
             }
             "ReplacementTransformer" => {
-                let list = conf.get("replacements").and_then(Value::as_array).cloned().unwrap_or_default();
+                let list = conf
+                    .get("replacements")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 crate::replacements::apply(&mut acc.resources, &list).map_err(err)?;
             }
             _ => return Err(external(kfile, &kind)),

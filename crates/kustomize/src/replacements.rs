@@ -45,7 +45,8 @@ fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mut Va
                     let matches = if k.is_empty() {
                         item.as_str() == Some(val)
                     } else {
-                        item.get(k).is_some_and(|x| scalar_text(x).as_deref() == Some(val))
+                        item.get(k)
+                            .is_some_and(|x| scalar_text(x).as_deref() == Some(val))
                     };
                     if matches {
                         found = true;
@@ -75,17 +76,23 @@ fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mut Va
         return;
     }
     if let Value::Array(items) = v {
-        if let Ok(i) = seg.parse::<usize>() {
-            if let Some(item) = items.get_mut(i) {
-                visit(item, rest, create, f);
-            }
+        if let Ok(i) = seg.parse::<usize>()
+            && let Some(item) = items.get_mut(i)
+        {
+            visit(item, rest, create, f);
         }
         return;
     }
     visit_key(v, seg, rest, create, f)
 }
 
-fn visit_key(v: &mut Value, key: &str, rest: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
+fn visit_key(
+    v: &mut Value,
+    key: &str,
+    rest: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value),
+) {
     if v.is_null() && create {
         *v = Value::Object(Map::new());
     }
@@ -119,7 +126,9 @@ fn option_str<'a>(opts: Option<&'a Value>, key: &str) -> Option<&'a str> {
 }
 
 fn option_index(opts: Option<&Value>) -> i64 {
-    opts.and_then(|o| o.get("index")).and_then(Value::as_i64).unwrap_or(0)
+    opts.and_then(|o| o.get("index"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 /// Applies replacements in order.
@@ -131,9 +140,17 @@ pub(crate) fn apply(res: &mut [Resource], list: &[Value]) -> Result<(), String> 
         let idx = match found.as_slice() {
             [i] => *i,
             [] => return Err(format!("replacement source {} not found", describe(&sel))),
-            _ => return Err(format!("multiple matches for replacement source {}", describe(&sel))),
+            _ => {
+                return Err(format!(
+                    "multiple matches for replacement source {}",
+                    describe(&sel)
+                ));
+            }
         };
-        let field = source.get("fieldPath").and_then(Value::as_str).unwrap_or("metadata.name");
+        let field = source
+            .get("fieldPath")
+            .and_then(Value::as_str)
+            .unwrap_or("metadata.name");
         let mut value = None;
         let mut src_obj = res[idx].obj.clone();
         visit(&mut src_obj, &split(field), false, &mut |v| {
@@ -142,7 +159,10 @@ pub(crate) fn apply(res: &mut [Resource], list: &[Value]) -> Result<(), String> 
             }
         });
         let Some(mut value) = value else {
-            return Err(format!("fieldPath `{field}` is missing for replacement source {}", describe(&sel)));
+            return Err(format!(
+                "fieldPath `{field}` is missing for replacement source {}",
+                describe(&sel)
+            ));
         };
         let sopts = source.get("options");
         if let Some(delim) = option_str(sopts, "delimiter") {
@@ -150,11 +170,17 @@ pub(crate) fn apply(res: &mut [Resource], list: &[Value]) -> Result<(), String> 
             let parts: Vec<&str> = text.split(delim).collect();
             let i = option_index(sopts);
             if i < 0 || i as usize >= parts.len() {
-                return Err(format!("options.index {i} is out of bounds for value {text}"));
+                return Err(format!(
+                    "options.index {i} is out of bounds for value {text}"
+                ));
             }
             value = Value::String(parts[i as usize].to_string());
         }
-        let targets = rep.get("targets").and_then(Value::as_array).cloned().unwrap_or_default();
+        let targets = rep
+            .get("targets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for target in &targets {
             let sel = selector(target.get("select").unwrap_or(&Value::Null))?;
             let mut chosen = select(res, &sel)?;
@@ -166,11 +192,18 @@ pub(crate) fn apply(res: &mut [Resource], list: &[Value]) -> Result<(), String> 
                 }
             }
             let topts = target.get("options");
-            let create = topts.and_then(|o| o.get("create")).and_then(Value::as_bool).unwrap_or(false);
+            let create = topts
+                .and_then(|o| o.get("create"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let paths: Vec<String> = target
                 .get("fieldPaths")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             for i in chosen {
                 for fp in &paths {
@@ -180,7 +213,8 @@ pub(crate) fn apply(res: &mut [Resource], list: &[Value]) -> Result<(), String> 
                         hit = true;
                         if let Some(delim) = option_str(topts, "delimiter") {
                             let cur = scalar_text(node).unwrap_or_default();
-                            let mut parts: Vec<String> = cur.split(delim).map(String::from).collect();
+                            let mut parts: Vec<String> =
+                                cur.split(delim).map(String::from).collect();
                             let idx = option_index(topts);
                             let new = scalar_text(&value).unwrap_or_default();
                             if idx < 0 {
@@ -199,7 +233,9 @@ pub(crate) fn apply(res: &mut [Resource], list: &[Value]) -> Result<(), String> 
                         }
                     });
                     if !hit {
-                        return Err(format!("unable to find field \"{fp}\" in replacement target"));
+                        return Err(format!(
+                            "unable to find field \"{fp}\" in replacement target"
+                        ));
                     }
                 }
             }

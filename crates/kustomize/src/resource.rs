@@ -127,7 +127,21 @@ pub struct Resource {
 
 impl Resource {
     /// Wraps a loaded object.
-    pub fn new(obj: Value) -> Resource {
+    pub fn new(mut obj: Value) -> Resource {
+        // Label and annotation values are strings; kustomize writes `port: 8080` as "8080".
+        if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+            for field in ["labels", "annotations"] {
+                if let Some(Value::Object(map)) = meta.get_mut(field) {
+                    for v in map.values_mut() {
+                        if let Value::Number(_) | Value::Bool(_) = v {
+                            *v = Value::String(
+                                crate::kustomization::scalar_string(v).unwrap_or_default(),
+                            );
+                        }
+                    }
+                }
+            }
+        }
         let orig = (Gvk::of(&obj), name_of(&obj).into(), ns_of(&obj).into());
         Resource {
             obj,
@@ -155,7 +169,11 @@ impl Resource {
 
     /// Remembers the current id as a previous one (call before renaming).
     pub fn store_previous(&mut self) {
-        let id = (self.gvk(), self.name().to_string(), self.namespace().to_string());
+        let id = (
+            self.gvk(),
+            self.name().to_string(),
+            self.namespace().to_string(),
+        );
         if self.prev.last() != Some(&id) {
             self.prev.push(id);
         }
@@ -163,7 +181,11 @@ impl Resource {
 
     /// The current id, then earlier ids, then the original.
     pub fn all_ids(&self) -> Vec<(Gvk, String, String)> {
-        let mut ids = vec![(self.gvk(), self.name().to_string(), self.namespace().to_string())];
+        let mut ids = vec![(
+            self.gvk(),
+            self.name().to_string(),
+            self.namespace().to_string(),
+        )];
         ids.extend(self.prev.iter().rev().cloned());
         ids.push(self.orig.clone());
         ids
@@ -224,7 +246,11 @@ pub fn effective_ns<'a>(gvk: &Gvk, ns: &'a str) -> &'a str {
 
 /// Renders an id like kustomize does in messages (`Kind.version.group/name.namespace`).
 pub fn id_string(gvk: &Gvk, name: &str, ns: &str) -> String {
-    let g = if gvk.group.is_empty() { "[noGrp]" } else { &gvk.group };
+    let g = if gvk.group.is_empty() {
+        "[noGrp]"
+    } else {
+        &gvk.group
+    };
     let n = if ns.is_empty() { "[noNs]" } else { ns };
     format!("{}.{}.{}/{}.{}", gvk.kind, gvk.version, g, name, n)
 }

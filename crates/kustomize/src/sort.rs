@@ -29,7 +29,10 @@ const ORDER_FIRST: [&str; 22] = [
     "CronJob",
     "PodDisruptionBudget",
 ];
-const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+const ORDER_LAST: [&str; 2] = [
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
 
 fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
     if let Some(i) = first.iter().position(|k| *k == kind) {
@@ -44,7 +47,10 @@ fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
 /// Applies a kustomization's `sortOptions` (legacy order by default, `fifo` keeps the
 /// accumulation order).
 pub(crate) fn apply(objects: &mut [Value], options: Option<&Value>) {
-    let order = options.and_then(|o| o.get("order")).and_then(Value::as_str).unwrap_or("legacy");
+    let order = options
+        .and_then(|o| o.get("order"))
+        .and_then(Value::as_str)
+        .unwrap_or("legacy");
     if order == "fifo" {
         return;
     }
@@ -54,11 +60,18 @@ pub(crate) fn apply(objects: &mut [Value], options: Option<&Value>) {
             .and_then(|o| o.get(key))
             .and_then(Value::as_array)
         {
-            Some(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            Some(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
             None => default.iter().map(|s| s.to_string()).collect(),
         }
     };
-    legacy(objects, &list("orderFirst", &ORDER_FIRST), &list("orderLast", &ORDER_LAST));
+    legacy(
+        objects,
+        &list("orderFirst", &ORDER_FIRST),
+        &list("orderLast", &ORDER_LAST),
+    );
 }
 
 fn or<'a>(s: &'a str, empty: &'a str) -> &'a str {
@@ -66,11 +79,21 @@ fn or<'a>(s: &'a str, empty: &'a str) -> &'a str {
 }
 
 fn gvk_key(g: &Gvk) -> String {
-    format!("{}_{}_{}", or(&g.group, "~G"), or(&g.version, "~V"), or(&g.kind, "~K"))
+    format!(
+        "{}_{}_{}",
+        or(&g.group, "~G"),
+        or(&g.version, "~V"),
+        or(&g.kind, "~K")
+    )
 }
 
 fn id_key(g: &Gvk, v: &Value) -> String {
-    let gvk = format!("{}.{}.{}", or(&g.kind, "[noKind]"), or(&g.version, "[noVer]"), or(&g.group, "[noGrp]"));
+    let gvk = format!(
+        "{}.{}.{}",
+        or(&g.kind, "[noKind]"),
+        or(&g.version, "[noVer]"),
+        or(&g.group, "[noGrp]")
+    );
     let ns = crate::resource::ns_of(v);
     let name = crate::resource::name_of(v);
     format!("{gvk}|{}|{}", or(ns, "~X"), or(name, "~N"))
@@ -86,7 +109,10 @@ fn legacy(objects: &mut [Value], first: &[String], last: &[String]) {
                 return ra.cmp(&rb);
             }
             let (ka, kb) = (gvk_key(&ga), gvk_key(&gb));
-            if ga.kind == "Namespace" && gb.kind == "Namespace" && (ga.group.is_empty() || gb.group.is_empty()) {
+            if ga.kind == "Namespace"
+                && gb.kind == "Namespace"
+                && (ga.group.is_empty() || gb.group.is_empty())
+            {
                 return kb.cmp(&ka);
             }
             return ka.cmp(&kb);

@@ -8,7 +8,11 @@ use crate::resource::{Gvk, Resource, effective_ns, id_string, set_meta};
 
 /// `namespace:` — sets `metadata.namespace` of namespaced objects, the namespace fields of the
 /// configuration, and the namespace of RoleBinding subjects named `default`.
-pub(crate) fn namespace(res: &mut [Resource], ns: &str, config: &TransformerConfig) -> Result<(), String> {
+pub(crate) fn namespace(
+    res: &mut [Resource],
+    ns: &str,
+    config: &TransformerConfig,
+) -> Result<(), String> {
     for r in res.iter_mut() {
         r.store_previous();
         let gvk = r.gvk();
@@ -25,7 +29,12 @@ pub(crate) fn namespace(res: &mut [Resource], ns: &str, config: &TransformerConf
                 }
             }
         }
-        let api_version = r.obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let api_version = r
+            .obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         for spec in &config.namespace {
             if spec.path == ["metadata", "namespace"] {
                 continue;
@@ -64,8 +73,11 @@ pub(crate) fn namespace(res: &mut [Resource], ns: &str, config: &TransformerConf
 }
 
 fn set_scalar(obj: &mut Value, spec: &FieldSpec, value: &str) -> Result<(), String> {
-    walk(obj, &spec.path, spec.create, &mut |map: &mut Map<String, Value>, key: &str| {
-        match map.get(key) {
+    walk(
+        obj,
+        &spec.path,
+        spec.create,
+        &mut |map: &mut Map<String, Value>, key: &str| match map.get(key) {
             Some(Value::Object(_)) | Some(Value::Array(_)) => {
                 Err(format!("field {} must be a scalar", spec.path.join("/")))
             }
@@ -78,8 +90,8 @@ fn set_scalar(obj: &mut Value, spec: &FieldSpec, value: &str) -> Result<(), Stri
                 Ok(())
             }
             None => Ok(()),
-        }
-    })
+        },
+    )
 }
 
 fn skip_prefix(gvk: &Gvk) -> bool {
@@ -89,8 +101,17 @@ fn skip_prefix(gvk: &Gvk) -> bool {
 }
 
 /// `namePrefix:` / `nameSuffix:`.
-pub(crate) fn prefix_suffix(res: &mut [Resource], affix: &str, prefix: bool, config: &TransformerConfig) {
-    let specs = if prefix { &config.name_prefix } else { &config.name_suffix };
+pub(crate) fn prefix_suffix(
+    res: &mut [Resource],
+    affix: &str,
+    prefix: bool,
+    config: &TransformerConfig,
+) {
+    let specs = if prefix {
+        &config.name_prefix
+    } else {
+        &config.name_suffix
+    };
     for r in res.iter_mut() {
         let gvk = r.orig.0.clone();
         if skip_prefix(&gvk) {
@@ -110,7 +131,11 @@ pub(crate) fn prefix_suffix(res: &mut [Resource], affix: &str, prefix: bool, con
             }
             let _ = walk::<()>(&mut r.obj, &spec.path, false, &mut |map, key| {
                 if let Some(Value::String(s)) = map.get(key) {
-                    let new = if prefix { format!("{affix}{s}") } else { format!("{s}{affix}") };
+                    let new = if prefix {
+                        format!("{affix}{s}")
+                    } else {
+                        format!("{s}{affix}")
+                    };
                     map.insert(key.into(), Value::String(new));
                 }
                 Ok(())
@@ -120,40 +145,55 @@ pub(crate) fn prefix_suffix(res: &mut [Resource], affix: &str, prefix: bool, con
 }
 
 /// Sets key/value pairs in the maps named by `specs` (labels or annotations).
-pub(crate) fn set_map(res: &mut [Resource], pairs: &[(String, String)], specs: &[FieldSpec]) -> Result<(), String> {
+pub(crate) fn set_map(
+    res: &mut [Resource],
+    pairs: &[(String, String)],
+    specs: &[FieldSpec],
+) -> Result<(), String> {
     for r in res.iter_mut() {
         let gvk = r.gvk();
         for spec in specs {
             if !gvk.selected_by(&spec.gvk) {
                 continue;
             }
-            walk(&mut r.obj, &spec.path, spec.create, &mut |map: &mut Map<String, Value>, key: &str| {
-                let target = match map.get_mut(key) {
-                    Some(v @ Value::Object(_)) => v,
-                    Some(Value::Null) | None if spec.create => {
-                        map.insert(key.into(), Value::Object(Map::new()));
-                        match map.get_mut(key) {
-                            Some(v) => v,
-                            None => return Ok(()),
+            walk(
+                &mut r.obj,
+                &spec.path,
+                spec.create,
+                &mut |map: &mut Map<String, Value>, key: &str| {
+                    let target = match map.get_mut(key) {
+                        Some(v @ Value::Object(_)) => v,
+                        Some(Value::Null) | None if spec.create => {
+                            map.insert(key.into(), Value::Object(Map::new()));
+                            match map.get_mut(key) {
+                                Some(v) => v,
+                                None => return Ok(()),
+                            }
+                        }
+                        Some(Value::Null) | None => return Ok(()),
+                        Some(_) => {
+                            return Err(format!("field {} must be a map", spec.path.join("/")));
+                        }
+                    };
+                    if let Value::Object(m) = target {
+                        for (k, v) in pairs {
+                            m.insert(k.clone(), Value::String(v.clone()));
                         }
                     }
-                    Some(Value::Null) | None => return Ok(()),
-                    Some(_) => return Err(format!("field {} must be a map", spec.path.join("/"))),
-                };
-                if let Value::Object(m) = target {
-                    for (k, v) in pairs {
-                        m.insert(k.clone(), Value::String(v.clone()));
-                    }
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
         }
     }
     Ok(())
 }
 
 /// One `labels:` entry.
-pub(crate) fn labels_entry(res: &mut [Resource], label: &Label, config: &TransformerConfig) -> Result<(), String> {
+pub(crate) fn labels_entry(
+    res: &mut [Resource],
+    label: &Label,
+    config: &TransformerConfig,
+) -> Result<(), String> {
     let mut specs: Vec<FieldSpec> = Vec::new();
     for f in &label.fields {
         specs.push(FieldSpec::from_value(f)?);
@@ -216,7 +256,11 @@ fn split_image(image: &str) -> (String, String, String) {
         }
         (Some(c), Some(d)) => {
             let (c, d) = (c + slash, d + slash);
-            (image[..c].into(), image[c + 1..d].into(), image[d + 1..].into())
+            (
+                image[..c].into(),
+                image[c + 1..d].into(),
+                image[d + 1..].into(),
+            )
         }
         (Some(c), None) => {
             let c = c + slash;

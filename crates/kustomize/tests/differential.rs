@@ -15,10 +15,15 @@ use keelson_manifest::ObjectId;
 use serde_json::Value;
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
-    if KUSTOMIZATION_FILE_NAMES.iter().any(|n| dir.join(n).is_file()) {
+    if KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .any(|n| dir.join(n).is_file())
+    {
         out.push(dir.to_path_buf());
     }
     for e in entries {
@@ -76,7 +81,10 @@ fn run_case(kustomize: &Path, dir: &Path) -> Outcome {
         (false, Err(_)) => Outcome::Pass,
         (false, Ok(_)) => Outcome::Fail(format!(
             "kustomize failed but we succeeded: {}",
-            String::from_utf8_lossy(&reference.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&reference.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         )),
         (true, Err(e)) => Outcome::Fail(format!("we failed: {e}")),
         (true, Ok(objects)) => {
@@ -117,7 +125,9 @@ fn run_case(kustomize: &Path, dir: &Path) -> Outcome {
             let eo: Vec<_> = expected.iter().map(key).collect();
             let oo: Vec<_> = ours.iter().map(key).collect();
             if eo != oo {
-                return Outcome::Fail(format!("order differs\n  expected {eo:?}\n  built    {oo:?}"));
+                return Outcome::Fail(format!(
+                    "order differs\n  expected {eo:?}\n  built    {oo:?}"
+                ));
             }
             Outcome::Pass
         }
@@ -140,7 +150,11 @@ fn differential_against_kustomize() {
         })
         .collect();
     let cases = cases();
-    assert!(cases.len() > 600, "corpus incomplete: {} cases", cases.len());
+    assert!(
+        cases.len() > 600,
+        "corpus incomplete: {} cases",
+        cases.len()
+    );
     let filter = std::env::var("KEELSON_CASE").ok();
     let queue = Mutex::new(
         cases
@@ -149,7 +163,9 @@ fn differential_against_kustomize() {
             .collect::<Vec<_>>(),
     );
     let results = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
@@ -165,7 +181,10 @@ fn differential_against_kustomize() {
     let mut results = results.into_inner().unwrap();
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let total = results.len();
-    let passed = results.iter().filter(|(_, o)| matches!(o, Outcome::Pass)).count();
+    let passed = results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Pass))
+        .count();
     let mut unexpected = Vec::new();
     let mut stale = Vec::new();
     for (name, outcome) in &results {

@@ -111,8 +111,21 @@ fn write_inline(out: &mut String, value: &Value, level: usize) {
 fn is_old_bool(s: &str) -> bool {
     matches!(
         s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "on" | "On" | "ON"
-            | "off" | "Off" | "OFF"
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
     )
 }
 
@@ -126,8 +139,21 @@ fn plain_ok(s: &str) -> bool {
     let first = s.as_bytes()[0];
     if matches!(
         first,
-        b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"'
-            | b'%' | b'@' | b'`'
+        b'[' | b']'
+            | b'{'
+            | b'}'
+            | b','
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
     ) {
         return false;
     }
@@ -146,7 +172,9 @@ fn plain_ok(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains('\t') {
         return false;
     }
-    !s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}')
+    !s.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+    })
 }
 
 fn write_string(out: &mut String, s: &str, level: usize, key: bool) {
@@ -166,7 +194,9 @@ fn literal_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with(' ')
         && !s.starts_with('\n')
-        && !s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
+        && !s
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
         && !s.split('\n').any(|line| line.ends_with(' '))
 }
 
@@ -179,7 +209,11 @@ fn write_literal(out: &mut String, s: &str, level: usize) {
         _ => out.push('+'),
     }
     let body = if trailing == 1 { &s[..s.len() - 1] } else { s };
-    let body = if trailing > 1 { &body[..body.len() - 1] } else { body };
+    let body = if trailing > 1 {
+        &body[..body.len() - 1]
+    } else {
+        body
+    };
     for line in body.split('\n') {
         out.push('\n');
         if !line.is_empty() {
@@ -234,6 +268,9 @@ mod tests {
     #[test]
     fn layout_matches_kustomize() {
         let v = json!({"metadata": {"name": "x"}, "items": [{"a": 1, "b": 2}, "s"]});
-        assert_eq!(to_yaml(&v), "metadata:\n  name: x\nitems:\n- a: 1\n  b: 2\n- s\n");
+        assert_eq!(
+            to_yaml(&v),
+            "metadata:\n  name: x\nitems:\n- a: 1\n  b: 2\n- s\n"
+        );
     }
 }

@@ -54,9 +54,7 @@ impl ObjectId {
     /// empty. Returns `None` if the text does not have four parts.
     pub fn from_inventory_id(id: &str) -> Option<Self> {
         // Namespace and kind never contain '_'; group never does either, names cannot.
-        let mut parts = id.splitn(2, '_');
-        let namespace = parts.next()?;
-        let rest = parts.next()?;
+        let (namespace, rest) = id.split_once('_')?;
         let mut back = rest.rsplitn(3, '_');
         let kind = back.next()?;
         let group = back.next()?;
@@ -117,8 +115,13 @@ mod tests {
         }));
         assert_eq!(id.inventory_id(), "prod_web_apps_Deployment");
         let back = ObjectId::from_inventory_id(&id.inventory_id()).unwrap();
-        assert_eq!((back.group.as_str(), back.kind.as_str()), ("apps", "Deployment"));
-        let ns = ObjectId::of(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a_b"}}));
+        assert_eq!(
+            (back.group.as_str(), back.kind.as_str()),
+            ("apps", "Deployment")
+        );
+        let ns = ObjectId::of(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a_b"}}),
+        );
         assert_eq!(ns.inventory_id(), "_a_b__Namespace");
         let back = ObjectId::from_inventory_id("_a_b__Namespace").unwrap();
         assert_eq!(back.name, "a_b");

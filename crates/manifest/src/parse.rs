@@ -24,7 +24,9 @@ pub enum ParseError {
         message: String,
     },
     /// A mapping repeats a key (go-yaml, and so kustomize, rejects this).
-    #[error("invalid YAML in document {document} at line {line}: mapping key {key:?} already defined")]
+    #[error(
+        "invalid YAML in document {document} at line {line}: mapping key {key:?} already defined"
+    )]
     DuplicateKey {
         /// Index of the document in the stream (0-based).
         document: usize,
@@ -250,7 +252,12 @@ impl Builder {
         Ok(())
     }
 
-    fn push_value(&mut self, value: Value, _collection: bool, line: usize) -> Result<(), ParseError> {
+    fn push_value(
+        &mut self,
+        value: Value,
+        _collection: bool,
+        line: usize,
+    ) -> Result<(), ParseError> {
         let document = self.document;
         match self.stack.last_mut() {
             None => {
@@ -314,9 +321,14 @@ impl Builder {
 pub fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
     match tag {
         Some("tag:yaml.org,2002:str") | Some("!!str") => return Value::String(text.into()),
-        Some("tag:yaml.org,2002:int") | Some("!!int") | Some("tag:yaml.org,2002:float")
-        | Some("!!float") | Some("tag:yaml.org,2002:bool") | Some("!!bool")
-        | Some("tag:yaml.org,2002:null") | Some("!!null") => {
+        Some("tag:yaml.org,2002:int")
+        | Some("!!int")
+        | Some("tag:yaml.org,2002:float")
+        | Some("!!float")
+        | Some("tag:yaml.org,2002:bool")
+        | Some("!!bool")
+        | Some("tag:yaml.org,2002:null")
+        | Some("!!null") => {
             let value = resolve_plain(text);
             if !value.is_string() {
                 return value;
@@ -470,7 +482,10 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let err = parse_value("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert!(matches!(err, ParseError::DuplicateKey { line: 3, .. }), "{err}");
+        assert!(
+            matches!(err, ParseError::DuplicateKey { line: 3, .. }),
+            "{err}"
+        );
     }
 
     #[test]
