@@ -18,6 +18,8 @@ pub enum Command {
     Version(VersionArgs),
     /// Encrypt or decrypt files in the sops format with age keys.
     Sops(Box<crate::commands::sops::SopsArgs>),
+    /// Render Helm charts in-process (like `helm template`).
+    Helm(Box<crate::commands::helm::HelmArgs>),
     /// Run the reconcilers (GitRepository, Kustomization) against a cluster.
     Controller(crate::commands::controller::ControllerArgs),
     /// Print keelson's CustomResourceDefinitions as YAML.

@@ -1,6 +1,7 @@
 //! One module per command; each exposes `run`, which returns the process exit code.
 
 pub(crate) mod controller;
+pub(crate) mod helm;
 pub(crate) mod sops;
 mod version;
 
@@ -12,6 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Version(args) => version::run(&args),
         Command::Sops(args) => sops::run(&args),
+        Command::Helm(args) => helm::run(&args),
         Command::Controller(args) => controller::run(&args),
         Command::Crds => controller::crds(),
     }
