@@ -20,6 +20,8 @@ pub enum Command {
     Sops(Box<crate::commands::sops::SopsArgs>),
     /// Render Helm charts in-process (like `helm template`).
     Helm(Box<crate::commands::helm::HelmArgs>),
+    /// Build a kustomization and print its objects as YAML (like `kustomize build`).
+    Build(crate::commands::build::BuildArgs),
     /// Run the reconcilers (GitRepository, Kustomization) against a cluster.
     Controller(crate::commands::controller::ControllerArgs),
     /// Print keelson's CustomResourceDefinitions as YAML.

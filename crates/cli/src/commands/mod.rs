@@ -1,5 +1,6 @@
 //! One module per command; each exposes `run`, which returns the process exit code.
 
+pub(crate) mod build;
 pub(crate) mod controller;
 pub(crate) mod helm;
 pub(crate) mod sops;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Version(args) => version::run(&args),
         Command::Sops(args) => sops::run(&args),
         Command::Helm(args) => helm::run(&args),
+        Command::Build(args) => build::run(&args),
         Command::Controller(args) => controller::run(&args),
         Command::Crds => controller::crds(),
     }
