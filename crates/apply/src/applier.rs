@@ -201,7 +201,7 @@ impl Applier {
                 }
             }
             if !seen.insert(id.inventory_id()) {
-                return Err(ApplyError::Duplicate(id));
+                return Err(ApplyError::Duplicate(Box::new(id)));
             }
             if !options.owner_labels.is_empty() {
                 let labels = &mut object["metadata"]["labels"];
@@ -251,20 +251,7 @@ impl Applier {
             .buffered(CONCURRENCY)
             .collect()
             .await;
-        let mut verdicts = Vec::with_capacity(results.len());
-        let mut failures = Vec::new();
-        for result in results {
-            match result {
-                Ok(v) => verdicts.push(v),
-                Err(ApplyError::DryRun(mut e)) => failures.append(&mut e),
-                Err(other) => return Err(other),
-            }
-        }
-        if failures.is_empty() {
-            Ok(verdicts)
-        } else {
-            Err(ApplyError::DryRun(failures))
-        }
+        gather(results, ApplyError::DryRun)
     }
 
     async fn verdict(
@@ -291,11 +278,30 @@ impl Applier {
             .patch(&id.name, &self.params(true), &Patch::Apply(&planned.object))
             .await;
         match dry {
-            Ok(result) => match live {
-                Some(live) if same(&live, &result) => Ok(Verdict::Unchanged),
-                Some(_) => Ok(Verdict::Apply { exists: true }),
-                None => Ok(Verdict::Apply { exists: false }),
-            },
+            Ok(result) => {
+                let Some(mut live) = live else {
+                    return Ok(Verdict::Apply { exists: false });
+                };
+                // The dry-run is computed from the object as it is at that moment; if another
+                // controller wrote it since our read (status, revision annotations), read it again
+                // so both sides of the comparison are the same version.
+                if live.metadata.resource_version != result.metadata.resource_version
+                    && let Some(fresh) =
+                        api.get_opt(&id.name)
+                            .await
+                            .map_err(|source| ApplyError::Kube {
+                                context: format!("reading {id}"),
+                                source,
+                            })?
+                {
+                    live = fresh;
+                }
+                if same(&live, &result) {
+                    Ok(Verdict::Unchanged)
+                } else {
+                    Ok(Verdict::Apply { exists: true })
+                }
+            }
             Err(kube::Error::Api(status))
                 if is_immutable(&status.message) && may_force(planned, options) =>
             {
@@ -362,20 +368,7 @@ impl Applier {
         });
         let results: Vec<Result<Change, ApplyError>> =
             stream::iter(work).buffered(CONCURRENCY).collect().await;
-        let mut changes = Vec::new();
-        let mut failures = Vec::new();
-        for result in results {
-            match result {
-                Ok(change) => changes.push(change),
-                Err(ApplyError::Apply(mut e)) => failures.append(&mut e),
-                Err(other) => return Err(other),
-            }
-        }
-        if failures.is_empty() {
-            Ok(changes)
-        } else {
-            Err(ApplyError::Apply(failures))
-        }
+        gather(results, ApplyError::Apply)
     }
 
     async fn delete_and_wait(&self, id: &ObjectId) -> Result<(), ApplyError> {
@@ -526,6 +519,28 @@ impl Applier {
                 context: format!("reading {id}"),
                 source,
             })
+    }
+}
+
+/// Collects per-object outcomes: every object's failure is reported together (wrapped by `wrap`),
+/// while any other error ends the operation at once.
+fn gather<T>(
+    results: Vec<Result<T, ApplyError>>,
+    wrap: fn(Vec<ObjectError>) -> ApplyError,
+) -> Result<Vec<T>, ApplyError> {
+    let mut done = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for result in results {
+        match result {
+            Ok(item) => done.push(item),
+            Err(ApplyError::DryRun(mut e) | ApplyError::Apply(mut e)) => failures.append(&mut e),
+            Err(other) => return Err(other),
+        }
+    }
+    if failures.is_empty() {
+        Ok(done)
+    } else {
+        Err(wrap(failures))
     }
 }
 

@@ -25,14 +25,14 @@ pub enum ApplyError {
     },
     /// The same object appears twice in the input.
     #[error("failed to apply: {0} appears more than once")]
-    Duplicate(ObjectId),
+    Duplicate(Box<ObjectId>),
     /// The apiserver does not serve an object's kind.
     #[error(
         "failed to apply {id}: no kind {kind} is served by the cluster (is its CRD installed?)"
     )]
     UnknownKind {
         /// The object.
-        id: ObjectId,
+        id: Box<ObjectId>,
         /// `group/version, Kind=kind`.
         kind: String,
     },

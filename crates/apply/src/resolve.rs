@@ -70,7 +70,7 @@ impl Resolver {
 
 fn unknown(id: &ObjectId) -> ApplyError {
     ApplyError::UnknownKind {
-        id: id.clone(),
+        id: Box::new(id.clone()),
         kind: format!("{}, Kind={}", id.api_version(), id.kind),
     }
 }

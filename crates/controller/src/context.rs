@@ -49,6 +49,28 @@ impl Context {
         }
     }
 
+    /// Merge-patches the status subresource of the namespaced object `ns/name` of kind `K`.
+    pub async fn patch_status<K>(
+        &self,
+        ns: &str,
+        name: &str,
+        status: &impl serde::Serialize,
+    ) -> Result<(), kube::Error>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: kube::Api<K> = kube::Api::namespaced(self.client.clone(), ns);
+        let patch = serde_json::json!({ "status": status });
+        let params = kube::api::PatchParams::default();
+        api.patch_status(name, &params, &kube::api::Patch::Merge(&patch))
+            .await?;
+        Ok(())
+    }
+
     /// An API for `K` over the watched namespace(s).
     pub fn watched<K>(&self) -> kube::Api<K>
     where

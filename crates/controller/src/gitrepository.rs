@@ -10,7 +10,7 @@ use keelson_api::condition::{self, reasons, types};
 use keelson_api::meta::Artifact;
 use keelson_api::{GitRepository, GitRepositoryStatus, RECONCILE_REQUESTED_AT};
 use keelson_source::{FetchOptions, GitAuth, GitReference, ObjectKey, SourceError};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -140,7 +140,8 @@ async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action
         );
     }
     status.last_handled_reconcile_at = repo.annotations().get(RECONCILE_REQUESTED_AT).cloned();
-    patch_status(&ctx, &ns, &name, &status).await?;
+    ctx.patch_status::<GitRepository>(&ns, &name, &status)
+        .await?;
     match outcome {
         Err(failure) if failure.stalled => Ok(Action::await_change()),
         _ => Ok(Action::requeue(repo.spec.interval.as_std())),
@@ -252,17 +253,4 @@ fn to_api(artifact: keelson_source::Artifact) -> Artifact {
         size: i64::try_from(artifact.size).ok(),
         metadata: None,
     }
-}
-
-async fn patch_status(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    status: &GitRepositoryStatus,
-) -> Result<(), kube::Error> {
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), ns);
-    let patch = serde_json::json!({ "status": status });
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
 }

@@ -172,7 +172,8 @@ async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, 
             generation,
             now(),
         );
-        patch_status(&ctx, &ns, &name, &status).await?;
+        ctx.patch_status::<Kustomization>(&ns, &name, &status)
+            .await?;
     }
     let outcome = apply_revision(&ks, &ctx, &artifact, &mut status).await;
     let requeue = match &outcome {
@@ -804,13 +805,8 @@ async fn report(
             }
         }
     };
-    patch_status(
-        ctx,
-        &ks.namespace().unwrap_or_default(),
-        &ks.name_any(),
-        &status,
-    )
-    .await?;
+    ctx.patch_status::<Kustomization>(&ks.namespace().unwrap_or_default(), &ks.name_any(), &status)
+        .await?;
     Ok(action)
 }
 
@@ -831,19 +827,6 @@ async fn finalize(ks: &Kustomization, ctx: &Context) {
     if let Err(err) = ctx.applier.prune(stale, &owner_labels(ks)).await {
         tracing::warn!(%err, "pruning on deletion failed");
     }
-}
-
-async fn patch_status(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    status: &KustomizationStatus,
-) -> Result<(), kube::Error> {
-    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), ns);
-    let patch = serde_json::json!({ "status": status });
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -133,6 +133,33 @@ fn deployment(name: &str, replicas: &str) -> String {
     )
 }
 
+/// Installs keelson's CRDs and starts the controller in-process, watching only `ns`; the
+/// returned directory holds the artifact storage and must outlive the controller.
+async fn start_controller(
+    ns: &TestNamespace,
+) -> (
+    tokio::task::JoinHandle<Result<(), keelson_controller::RunError>>,
+    tempfile::TempDir,
+) {
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ns.client());
+    for crd in keelson_api::crds() {
+        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let storage = tempfile::tempdir().unwrap();
+    let config = keelson_controller::ControllerConfig {
+        storage_path: storage.path().to_path_buf(),
+        storage_addr: "127.0.0.1:0".parse().unwrap(),
+        storage_advertise: None,
+        requeue_dependency: Duration::from_secs(1),
+        namespace: Some(ns.name().to_string()),
+    };
+    (
+        tokio::spawn(keelson_controller::run(ns.client(), config)),
+        storage,
+    )
+}
+
 async fn ready_at(api: &Api<Kustomization>, name: &str, revision: &str) -> Kustomization {
     eventually(
         &format!("Kustomization {name} Ready at {revision}"),
@@ -156,7 +183,6 @@ async fn ready_at(api: &Api<Kustomization>, name: &str, revision: &str) -> Kusto
 #[tokio::test]
 async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
     let ns = TestNamespace::create("ks-e2e").await;
-    let client = ns.client();
     let server = GitServer::start();
 
     // The repository: infrastructure (a ConfigMap and a Deployment) and apps (a Deployment whose
@@ -181,20 +207,7 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
     let revision = format!("main@sha1:{first}");
 
     // CRDs and the controller, watching this test's namespace only.
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
-    for crd in keelson_api::crds() {
-        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let storage = tempfile::tempdir().unwrap();
-    let config = keelson_controller::ControllerConfig {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: "127.0.0.1:0".parse().unwrap(),
-        storage_advertise: None,
-        requeue_dependency: Duration::from_secs(1),
-        namespace: Some(ns.name().to_string()),
-    };
-    let controller = tokio::spawn(keelson_controller::run(client.clone(), config));
+    let (controller, _storage) = start_controller(&ns).await;
 
     let cms: Api<ConfigMap> = ns.api();
     apply(&cms, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-vars"}, "data": {"cluster_env": "staging"}})).await;
@@ -366,7 +379,6 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
 #[tokio::test]
 async fn sops_encrypted_secret_is_decrypted_with_the_age_key_from_a_secret() {
     let ns = TestNamespace::create("ks-sops").await;
-    let client = ns.client();
     let server = GitServer::start();
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("age.agekey");
@@ -405,19 +417,7 @@ async fn sops_encrypted_secret_is_decrypted_with_the_age_key_from_a_secret() {
     server.write("secrets/db.yaml", &encrypted);
     let commit = server.push("encrypted secret");
 
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
-    for crd in keelson_api::crds() {
-        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
-    }
-    let storage = tempfile::tempdir().unwrap();
-    let config = keelson_controller::ControllerConfig {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: "127.0.0.1:0".parse().unwrap(),
-        storage_advertise: None,
-        requeue_dependency: Duration::from_secs(1),
-        namespace: Some(ns.name().to_string()),
-    };
-    let controller = tokio::spawn(keelson_controller::run(client.clone(), config));
+    let (controller, _storage) = start_controller(&ns).await;
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = ns.api();
     apply(&secrets, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age"}, "stringData": {"age.agekey": key_text}})).await;
     let repos: Api<GitRepository> = ns.api();
