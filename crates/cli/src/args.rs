@@ -26,6 +26,10 @@ pub enum Command {
     Controller(crate::commands::controller::ControllerArgs),
     /// Print keelson's CustomResourceDefinitions as YAML.
     Crds,
+    /// Create or update Flux objects (or print them with --export).
+    Create(crate::commands::create::CreateArgs),
+    /// List Flux objects and their status.
+    Get(crate::commands::get::GetArgs),
 }
 
 /// Arguments of `keelson version`.

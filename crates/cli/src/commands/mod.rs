@@ -1,8 +1,12 @@
 //! One module per command; each exposes `run`, which returns the process exit code.
 
 pub(crate) mod build;
+pub(crate) mod cluster;
 pub(crate) mod controller;
+pub(crate) mod create;
+pub(crate) mod get;
 pub(crate) mod helm;
+pub(crate) mod output;
 pub(crate) mod sops;
 mod version;
 
@@ -18,5 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Build(args) => build::run(&args),
         Command::Controller(args) => controller::run(&args),
         Command::Crds => controller::crds(),
+        Command::Create(args) => create::run(&args),
+        Command::Get(args) => get::run(&args),
     }
 }
