@@ -9,8 +9,9 @@ use crate::error::Error;
 use crate::fieldspec::TransformerConfig;
 use crate::fs::{FileSystem, join_clean};
 use crate::kustomization::{KUSTOMIZATION_FILE_NAMES, Kustomization};
+use crate::openapi::{BUILTIN_VERSION, OpenApi};
 use crate::resource::{Behavior, Resource, effective_ns, id_string};
-use crate::{LoadRestrictor, Options, generate, nameref, patch, replacements, transform};
+use crate::{LoadRestrictor, Options, generate, nameref, patch, replacements, transform, vars};
 
 /// What kind of kustomization a directory must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,12 +26,19 @@ enum Expect {
 pub(crate) struct Accumulator {
     pub resources: Vec<Resource>,
     pub config: TransformerConfig,
+    /// The `vars:` declared so far.
+    pub vars: Vec<vars::Var>,
 }
 
 pub(crate) struct Builder<'a> {
     pub fs: &'a dyn FileSystem,
     pub options: &'a Options,
     stack: Vec<PathBuf>,
+    /// A custom OpenAPI schema from an `openapi: {path: …}` field (replaces the built-in one).
+    custom_openapi: Option<Box<OpenApi>>,
+    /// Whether a kustomization has chosen the schema (kustomize's global schema is set once:
+    /// by the root, else by the first kustomization that names one).
+    openapi_chosen: bool,
 }
 
 /// Finds the kustomization file of `dir`.
@@ -63,6 +71,8 @@ impl<'a> Builder<'a> {
             fs,
             options,
             stack: Vec::new(),
+            custom_openapi: None,
+            openapi_chosen: false,
         }
     }
 
@@ -75,6 +85,7 @@ impl<'a> Builder<'a> {
         let mut acc = Accumulator {
             resources: Vec::new(),
             config: TransformerConfig::defaults().clone(),
+            vars: Vec::new(),
         };
         let loaded = match kust {
             Some(k) => k,
@@ -91,7 +102,66 @@ impl<'a> Builder<'a> {
             }
         }
         nameref::fix(&mut acc.resources, &acc.config).map_err(|m| Error::invalid(dir, m))?;
+        vars::resolve(&acc.vars, &mut acc.resources, &acc.config.var_reference)
+            .map_err(|m| Error::invalid(dir, m))?;
         Ok(acc.resources)
+    }
+
+    /// The OpenAPI schema strategic merge patches use.
+    pub(crate) fn openapi(&self) -> &OpenApi {
+        self.custom_openapi
+            .as_deref()
+            .unwrap_or_else(|| OpenApi::builtin())
+    }
+
+    /// Applies a kustomization's `openapi:` field as kustomize does: the root's always wins;
+    /// otherwise the first kustomization naming a schema or version sets it for the build.
+    fn choose_openapi(
+        &mut self,
+        dir: &Path,
+        kfile: &Path,
+        k: &Kustomization,
+        root: bool,
+    ) -> Result<(), Error> {
+        if self.openapi_chosen && !root {
+            return Ok(());
+        }
+        let field = |name: &str| {
+            k.openapi
+                .as_ref()
+                .and_then(|o| o.get(name))
+                .and_then(crate::kustomization::scalar_string)
+        };
+        let version = field("version");
+        if let Some(path) = field("path") {
+            if version.is_some() {
+                return Err(Error::invalid(
+                    kfile,
+                    "builtin version and custom schema provided, cannot use both",
+                ));
+            }
+            let path = self.file_path(dir, &path)?;
+            let text = self.read_text(&path)?;
+            let api = OpenApi::parse(&text)
+                .map_err(|m| Error::invalid(&path, format!("invalid schema file: {m}")))?;
+            self.custom_openapi = Some(Box::new(api));
+            self.openapi_chosen = true;
+            return Ok(());
+        }
+        match version.as_deref() {
+            None | Some("") => {}
+            Some(BUILTIN_VERSION) => {
+                self.custom_openapi = None;
+                self.openapi_chosen = true;
+            }
+            Some(other) => {
+                return Err(Error::invalid(
+                    kfile,
+                    format!("the specified OpenAPI version {other:?} is not built in"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Loads the kustomization file of `dir`.
@@ -145,6 +215,7 @@ impl<'a> Builder<'a> {
             return Err(Error::Cycle { dir: dir.into() });
         }
         self.check_kind(&kfile, &k, expect)?;
+        self.choose_openapi(dir, &kfile, &k, expect == Expect::Root)?;
         self.stack.push(dir.into());
         let result = self.accumulate_inner(acc, dir, &kfile, &k);
         self.stack.pop();
@@ -211,6 +282,9 @@ impl<'a> Builder<'a> {
                 TransformerConfig::from_value(&value).map_err(|m| Error::invalid(&path, m))?;
             acc.config.merge(&config);
         }
+        // kustomize's order: resources, configurations, generators, then components, then
+        // transformers (a component's transformers see the kustomization's generated objects).
+        generate::run(self, acc, dir, kfile, k)?;
         for comp in &k.components {
             if is_remote(comp) {
                 return Err(Error::Remote {
@@ -231,8 +305,17 @@ impl<'a> Builder<'a> {
             let loaded = self.load_kustomization(&cdir)?;
             self.accumulate(acc, &cdir, loaded, Expect::Component)?;
         }
-        generate::run(self, acc, dir, kfile, k)?;
         self.run_transformers(acc, dir, kfile, k)?;
+        if !k.vars.is_empty() {
+            let list = k
+                .vars
+                .iter()
+                .map(vars::Var::from_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| Error::invalid(kfile, m))?;
+            vars::merge(&mut acc.vars, &mut acc.resources, &list)
+                .map_err(|m| Error::invalid(kfile, m))?;
+        }
         Ok(())
     }
 
@@ -249,9 +332,11 @@ impl<'a> Builder<'a> {
             let mut sub = Accumulator {
                 resources: Vec::new(),
                 config: acc.config.clone(),
+                vars: Vec::new(),
             };
             self.accumulate(&mut sub, &path, loaded, Expect::Kustomization)?;
             acc.config.merge(&sub.config);
+            vars::absorb(&mut acc.vars, &sub.vars).map_err(|m| Error::invalid(kfile, m))?;
             for res in sub.resources {
                 add_resource(acc, res, &path)?;
             }
@@ -307,12 +392,19 @@ impl<'a> Builder<'a> {
                 source,
             })?;
             for doc in docs {
-                patch::apply_smp_untargeted(&mut acc.resources, &doc).map_err(err)?;
+                patch::apply_smp_untargeted(
+                    self.openapi(),
+                    &mut acc.resources,
+                    &doc,
+                    patch::PatchOptions::default(),
+                )
+                .map_err(err)?;
             }
         }
         for p in &k.patches {
             let text = self.patch_text(dir, kfile, p)?;
             patch::apply_patch(
+                self.openapi(),
                 &mut acc.resources,
                 &text,
                 p.target.as_ref(),
@@ -353,7 +445,14 @@ impl<'a> Builder<'a> {
             let Some(target) = &p.target else {
                 return Err(err("patchesJson6902 entry without a target".into()));
             };
-            patch::apply_patch(&mut acc.resources, &text, Some(target), None).map_err(err)?;
+            patch::apply_patch(
+                self.openapi(),
+                &mut acc.resources,
+                &text,
+                Some(target),
+                None,
+            )
+            .map_err(err)?;
         }
         for r in &k.replicas {
             transform::replicas(&mut acc.resources, r, &acc.config);
@@ -477,61 +576,83 @@ pub(crate) fn add_generated(
                 id_string(&gvk, res.name(), res.namespace())
             ),
         )),
-        (Behavior::Replace, Some(i)) => {
+        (behavior, Some(i)) => {
+            // As kustomize: the new object takes the old one's place, with the old labels and
+            // annotations under its own, the old name, namespace and build history, and (for
+            // merge) the old data under its own. A hash suffix stays only if both had one.
             let old = &acc.resources[i];
+            for field in ["labels", "annotations"] {
+                let merged = merge_string_maps(
+                    old.obj.get("metadata").and_then(|m| m.get(field)),
+                    res.obj.get("metadata").and_then(|m| m.get(field)),
+                );
+                set_meta_map(&mut res.obj, field, merged);
+            }
             let name = old.name().to_string();
             let ns = old.namespace().to_string();
             res.set_name(&name);
-            if !ns.is_empty() {
+            if ns.is_empty() {
+                if let Some(Value::Object(meta)) = res.obj.get_mut("metadata") {
+                    meta.shift_remove("namespace");
+                }
+            } else {
                 crate::resource::set_meta(&mut res.obj, "namespace", &ns);
+            }
+            if behavior == Behavior::Merge {
+                for field in ["data", "binaryData"] {
+                    let merged = merge_string_maps(old.obj.get(field), res.obj.get(field));
+                    if let Value::Object(obj) = &mut res.obj {
+                        obj.shift_remove(field);
+                        if !merged.is_empty() {
+                            obj.insert(field.into(), Value::Object(merged));
+                        }
+                    }
+                }
             }
             res.prev = old.prev.clone();
             res.orig = old.orig.clone();
             res.prefixes = old.prefixes.clone();
             res.suffixes = old.suffixes.clone();
-            res.behavior = None;
+            res.needs_hash = res.needs_hash && old.needs_hash;
+            res.behavior = old.behavior;
             acc.resources[i] = res;
             Ok(())
         }
-        (Behavior::Merge, Some(i)) => {
-            let old = &mut acc.resources[i];
-            for field in ["data", "binaryData", "stringData"] {
-                if let Some(Value::Object(new)) = res.obj.get(field) {
-                    let entry = old.obj.as_object_mut().map(|m| {
-                        m.entry(field)
-                            .or_insert_with(|| Value::Object(Default::default()))
-                    });
-                    if let Some(Value::Object(map)) = entry {
-                        for (k, v) in new {
-                            map.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
+    }
+}
+
+/// Two maps of strings merged, `over` winning (kustomize's `mergeStringMaps`).
+fn merge_string_maps(
+    under: Option<&Value>,
+    over: Option<&Value>,
+) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for m in [under, over].into_iter().flatten() {
+        if let Value::Object(m) = m {
+            for (k, v) in m {
+                let v = crate::kustomization::scalar_string(v).unwrap_or_default();
+                out.insert(k.clone(), Value::String(v));
             }
-            for field in ["labels", "annotations"] {
-                if let Some(Value::Object(new)) = res.obj.get("metadata").and_then(|m| m.get(field))
-                {
-                    let new = new.clone();
-                    if let Some(Value::Object(meta)) = old.obj.get_mut("metadata") {
-                        let entry = meta
-                            .entry(field)
-                            .or_insert_with(|| Value::Object(Default::default()));
-                        if let Value::Object(map) = entry {
-                            for (k, v) in new {
-                                map.insert(k, v);
-                            }
-                        }
-                    }
-                }
-            }
-            if let Some(imm) = res.obj.get("immutable") {
-                let imm = imm.clone();
-                if let Some(m) = old.obj.as_object_mut() {
-                    m.insert("immutable".into(), imm);
-                }
-            }
-            // The merged object keeps the hash setting of the object merged into.
-            Ok(())
+        }
+    }
+    out.sort_keys();
+    out
+}
+
+/// Sets (or, when empty, removes) `metadata.<field>`.
+fn set_meta_map(obj: &mut Value, field: &str, map: serde_json::Map<String, Value>) {
+    if map.is_empty() {
+        if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+            meta.shift_remove(field);
+        }
+        return;
+    }
+    if let Value::Object(o) = obj {
+        let meta = o
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(meta) = meta {
+            meta.insert(field.into(), Value::Object(map));
         }
     }
 }

@@ -142,11 +142,10 @@ fn generate(
     );
     obj.insert("metadata".into(), Value::Object(meta));
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let b64 = base64::engine::general_purpose::STANDARD;
     if secret {
         let mut data = Map::new();
         for (k, v) in &pairs {
-            data.insert(k.clone(), Value::String(b64.encode(v)));
+            data.insert(k.clone(), Value::String(encode_base64(v)));
         }
         // kustomize always writes `data` on generated Secrets, empty or not.
         obj.insert("data".into(), Value::Object(data));
@@ -165,7 +164,7 @@ fn generate(
                     data.insert(k, Value::String(s));
                 }
                 Err(e) => {
-                    binary.insert(k, Value::String(b64.encode(e.into_bytes())));
+                    binary.insert(k, Value::String(encode_base64(e.as_bytes())));
                 }
             }
         }
@@ -183,6 +182,24 @@ fn generate(
     res.needs_hash = !opts.disable_name_suffix_hash;
     res.behavior = Some(behavior);
     Ok(res)
+}
+
+/// Base64 as kustomize writes generated Secret data and ConfigMap binaryData: standard
+/// encoding, and once the encoding reaches 70 characters it is cut into lines of 70, each line
+/// (the last one too) ending in a newline (kyaml's `encodeBase64`).
+pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        // Base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 fn string_map(pairs: &[(String, String)]) -> Value {
@@ -351,6 +368,24 @@ mod tests {
         assert_eq!(
             pairs,
             vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+    }
+
+    #[test]
+    fn base64_lines_like_kustomize() {
+        assert_eq!(encode_base64(b"apple"), "YXBwbGU=");
+        // 51 bytes encode to 68 characters: one line, no newline.
+        assert!(!encode_base64(&[b'x'; 51]).contains('\n'));
+        // 52 bytes encode to 72 characters: 70 + 2, each line ending in a newline.
+        let long = encode_base64(&[b'x'; 52]);
+        let lines: Vec<&str> = long.split_terminator('\n').collect();
+        assert_eq!(lines.iter().map(|l| l.len()).collect::<Vec<_>>(), [70, 2]);
+        assert!(long.ends_with('\n'));
+        // What kustomize prints for the corpus' forces.txt (58 bytes, 80 characters).
+        let text = b"gravitational\nelectromagnetic\nstrong nuclear\nweak nuclear\n";
+        assert_eq!(
+            encode_base64(text),
+            "Z3Jhdml0YXRpb25hbAplbGVjdHJvbWFnbmV0aWMKc3Ryb25nIG51Y2xlYXIKd2VhayBudW\nNsZWFyCg==\n"
         );
     }
 

@@ -31,12 +31,15 @@ mod fs;
 mod generate;
 mod kustomization;
 mod nameref;
+mod openapi;
 mod patch;
 mod plugins;
 mod replacements;
 mod resource;
+mod smp;
 mod sort;
 mod transform;
+mod vars;
 
 use std::path::{Path, PathBuf};
 

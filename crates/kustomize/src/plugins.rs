@@ -193,8 +193,14 @@ pub(crate) fn run_transformers(
                     ),
                     None => None,
                 };
-                crate::patch::apply_patch(&mut acc.resources, &text, target.as_ref(), None)
-                    .map_err(err)?;
+                crate::patch::apply_patch(
+                    b.openapi(),
+                    &mut acc.resources,
+                    &text,
+                    target.as_ref(),
+                    conf.get("options"),
+                )
+                .map_err(err)?;
             }
             "PatchStrategicMergeTransformer" => {
                 for p in conf
@@ -206,12 +212,19 @@ pub(crate) fn run_transformers(
                     if let Some(p) = p.as_str() {
                         let path = b.file_path(dir, p)?;
                         let text = b.read_text(&path)?;
-                        crate::patch::apply_patch(&mut acc.resources, &text, None, None)
-                            .map_err(err)?;
+                        crate::patch::apply_patch(
+                            b.openapi(),
+                            &mut acc.resources,
+                            &text,
+                            None,
+                            None,
+                        )
+                        .map_err(err)?;
                     }
                 }
                 if let Some(t) = conf.get("patches").and_then(Value::as_str) {
-                    crate::patch::apply_patch(&mut acc.resources, t, None, None).map_err(err)?;
+                    crate::patch::apply_patch(b.openapi(), &mut acc.resources, t, None, None)
+                        .map_err(err)?;
                 }
             }
             "ReplacementTransformer" => {

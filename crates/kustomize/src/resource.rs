@@ -123,6 +123,8 @@ pub struct Resource {
     pub needs_hash: bool,
     /// For generated objects: how they join existing ones.
     pub behavior: Option<Behavior>,
+    /// Names of the `vars:` that read a field of this object.
+    pub ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -151,6 +153,7 @@ impl Resource {
             suffixes: Vec::new(),
             needs_hash: false,
             behavior: None,
+            ref_vars: Vec::new(),
         }
     }
 
