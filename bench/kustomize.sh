@@ -3,7 +3,7 @@
 # Prints hyperfine medians, the keelson/kustomize time ratio and both peak RSS (/usr/bin/time -v).
 # Inputs: a small overlay (flux2-kustomize-helm-example apps/staging) and the largest corpus tree
 # (flux-local-testdata cluster9 flux-system: ~470 KB of output, CRDs included).
-# Usage: bench/kustomize.sh
+# Usage: bench/kustomize.sh   (KEELSON_SHARED=/path/to/shared when the checkout is not beside it)
 # Needs hyperfine (installed with `apt-get install -y hyperfine` if missing) and kustomize from
 # testenv/build.sh.
 set -euo pipefail
@@ -17,7 +17,8 @@ fi
 target=${CARGO_TARGET_DIR:-$root/target}
 (cd "$root" && cargo build --release -q -p keelson)
 keelson="$target/release/keelson"
-corpus=$(cd "$root/../shared/corpus" && pwd)
+# The shared corpus: $KEELSON_SHARED (worktrees live apart from it), else beside the checkout.
+corpus=$(cd "${KEELSON_SHARED:-$root/../shared}/corpus" && pwd)
 small="$corpus/flux-repos/flux2-kustomize-helm-example/apps/staging"
 large="$corpus/flux-repos/flux-local-testdata/tests/testdata/cluster9/clusters/dev/flux-system"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

@@ -536,9 +536,12 @@ pub(crate) fn flatten(doc: Value, out: &mut Vec<Value>) -> Result<(), String> {
 pub(crate) fn add_resource(acc: &mut Accumulator, res: Resource, from: &Path) -> Result<(), Error> {
     let gvk = res.gvk();
     let ns = effective_ns(&gvk, res.namespace()).to_string();
+    // Compare the name first: it is borrowed, the gvk is built.
     let clash = acc.resources.iter().any(|r| {
-        let g = r.gvk();
-        g == gvk && r.name() == res.name() && effective_ns(&g, r.namespace()) == ns
+        r.name() == res.name() && {
+            let g = r.gvk();
+            g == gvk && effective_ns(&g, r.namespace()) == ns
+        }
     });
     if clash {
         return Err(Error::invalid(

@@ -101,22 +101,46 @@ fn id_key(g: &Gvk, v: &Value) -> String {
 
 /// Sorts objects in kustomize's legacy order.
 fn legacy(objects: &mut [Value], first: &[String], last: &[String]) {
-    objects.sort_by(|a, b| {
-        let (ga, gb) = (Gvk::of(a), Gvk::of(b));
-        if ga != gb {
-            let (ra, rb) = (rank(&ga.kind, first, last), rank(&gb.kind, first, last));
-            if ra != rb {
-                return ra.cmp(&rb);
+    // The keys are computed once per object, not once per comparison.
+    struct Keys {
+        gvk: Gvk,
+        rank: i64,
+        gvk_key: String,
+        id_key: String,
+    }
+    let keys: Vec<Keys> = objects
+        .iter()
+        .map(|v| {
+            let gvk = Gvk::of(v);
+            Keys {
+                rank: rank(&gvk.kind, first, last),
+                gvk_key: gvk_key(&gvk),
+                id_key: id_key(&gvk, v),
+                gvk,
             }
-            let (ka, kb) = (gvk_key(&ga), gvk_key(&gb));
-            if ga.kind == "Namespace"
-                && gb.kind == "Namespace"
-                && (ga.group.is_empty() || gb.group.is_empty())
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..objects.len()).collect();
+    order.sort_by(|&i, &j| {
+        let (a, b) = (&keys[i], &keys[j]);
+        if a.gvk != b.gvk {
+            if a.rank != b.rank {
+                return a.rank.cmp(&b.rank);
+            }
+            if a.gvk.kind == "Namespace"
+                && b.gvk.kind == "Namespace"
+                && (a.gvk.group.is_empty() || b.gvk.group.is_empty())
             {
-                return kb.cmp(&ka);
+                return b.gvk_key.cmp(&a.gvk_key);
             }
-            return ka.cmp(&kb);
+            return a.gvk_key.cmp(&b.gvk_key);
         }
-        id_key(&ga, a).cmp(&id_key(&gb, b))
+        a.id_key.cmp(&b.id_key)
     });
+    let mut taken: Vec<Option<Value>> = objects.iter_mut().map(|v| Some(v.take())).collect();
+    for (slot, i) in objects.iter_mut().zip(order) {
+        if let Some(v) = taken[i].take() {
+            *slot = v;
+        }
+    }
 }

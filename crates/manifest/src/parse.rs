@@ -115,9 +115,8 @@ enum Frame {
     },
     Map {
         anchor: usize,
+        /// The keys written explicitly (merge keys `<<` are applied at the end of the map).
         map: Map<String, Value>,
-        /// Keys written explicitly (as opposed to merged in with `<<`).
-        explicit: Vec<String>,
         pending_key: Option<(String, bool, usize)>,
         merges: Vec<Value>,
     },
@@ -199,7 +198,6 @@ impl Builder {
                 self.stack.push(Frame::Map {
                     anchor,
                     map: Map::new(),
-                    explicit: Vec::new(),
                     pending_key: None,
                     merges: Vec::new(),
                 });
@@ -217,7 +215,6 @@ impl Builder {
                 if let Some(Frame::Map {
                     anchor,
                     mut map,
-                    explicit,
                     merges,
                     ..
                 }) = self.stack.pop()
@@ -226,7 +223,7 @@ impl Builder {
                     for source in merges {
                         if let Value::Object(source) = source {
                             for (k, v) in source {
-                                if !explicit.contains(&k) && !map.contains_key(&k) {
+                                if !map.contains_key(&k) {
                                     map.insert(k, v);
                                 }
                             }
@@ -273,7 +270,6 @@ impl Builder {
             Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map {
                 map,
-                explicit,
                 pending_key,
                 merges,
                 ..
@@ -301,14 +297,13 @@ impl Builder {
                     }
                     return Ok(());
                 }
-                if explicit.contains(&key) {
+                if map.contains_key(&key) {
                     return Err(ParseError::DuplicateKey {
                         document,
                         line: key_line,
                         key,
                     });
                 }
-                explicit.push(key.clone());
                 map.insert(key, value);
             }
         }
