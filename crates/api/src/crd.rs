@@ -3,11 +3,15 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{GitRepository, Kustomization};
+use crate::{GitRepository, HelmRelease, Kustomization};
 
 /// The CRDs of every kind keelson serves.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![GitRepository::crd(), Kustomization::crd()]
+    vec![
+        GitRepository::crd(),
+        Kustomization::crd(),
+        HelmRelease::crd(),
+    ]
 }
 
 /// The CRDs as one multi-document YAML string, ready for `kubectl apply --server-side`.
@@ -126,7 +130,8 @@ mod tests {
             names,
             [
                 "gitrepositories.source.toolkit.fluxcd.io",
-                "kustomizations.kustomize.toolkit.fluxcd.io"
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                "helmreleases.helm.toolkit.fluxcd.io"
             ]
         );
     }

@@ -1,9 +1,9 @@
 //! Flux-compatible API types for keelson.
 //!
 //! keelson serves the same custom resources as Flux so that existing Flux repositories work
-//! unchanged: [`GitRepository`] (`source.toolkit.fluxcd.io/v1`) and [`Kustomization`]
-//! (`kustomize.toolkit.fluxcd.io/v1`), with Flux's field names, defaults, condition types and
-//! reasons. [`crds`] generates the CustomResourceDefinitions from these types. The crate does no
+//! unchanged: [`GitRepository`] (`source.toolkit.fluxcd.io/v1`), [`Kustomization`]
+//! (`kustomize.toolkit.fluxcd.io/v1`) and [`HelmRelease`] (`helm.toolkit.fluxcd.io/v2`), with
+//! Flux's field names, defaults, condition types and reasons. [`crds`] generates the CustomResourceDefinitions from these types. The crate does no
 //! I/O.
 //!
 //! # Example
@@ -23,12 +23,14 @@
 pub mod condition;
 mod crd;
 mod duration;
+pub mod helmrelease;
 pub mod kustomization;
 pub mod meta;
 pub mod source;
 
 pub use crd::{crd_yaml, crds};
 pub use duration::{Duration, ParseDurationError};
+pub use helmrelease::{HelmRelease, HelmReleaseSpec, HelmReleaseStatus};
 pub use kustomization::{Kustomization, KustomizationSpec, KustomizationStatus};
 pub use source::{GitRepository, GitRepositorySpec, GitRepositoryStatus};
 

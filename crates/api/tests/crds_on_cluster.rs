@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use keelson_api::{GitRepository, Kustomization, crds};
+use keelson_api::{GitRepository, HelmRelease, Kustomization, crds};
 use keelson_testsupport::{TestNamespace, apply, eventually, shared_dir};
 use kube::api::{Api, PostParams};
 use serde_json::Value;
@@ -44,6 +44,7 @@ async fn install_crds(client: kube::Client) {
 fn flux_required(kind: &str) -> &'static [&'static str] {
     match kind {
         "GitRepository" => &["url", "interval"],
+        "HelmRelease" => &["interval"],
         _ => &["interval", "prune", "sourceRef"],
     }
 }
@@ -119,8 +120,11 @@ async fn flux_objects_from_real_repositories_round_trip() {
         round_trip::<GitRepository>(&ns, "source.toolkit.fluxcd.io/v1", "GitRepository").await;
     let kustomizations =
         round_trip::<Kustomization>(&ns, "kustomize.toolkit.fluxcd.io/v1", "Kustomization").await;
-    eprintln!("round-tripped {repos} GitRepositories and {kustomizations} Kustomizations");
-    assert!(repos >= 5 && kustomizations >= 20);
+    let releases = round_trip::<HelmRelease>(&ns, "helm.toolkit.fluxcd.io/v2", "HelmRelease").await;
+    eprintln!(
+        "round-tripped {repos} GitRepositories, {kustomizations} Kustomizations and {releases} HelmReleases"
+    );
+    assert!(repos >= 5 && kustomizations >= 20 && releases >= 8);
 
     // What Flux's CRD rejects, ours rejects too: a Kustomization without an interval.
     let api: Api<kube::api::DynamicObject> = Api::namespaced_with(

@@ -510,6 +510,38 @@ impl Applier {
         }
     }
 
+    /// Whether objects of `id`'s kind live in namespaces (from discovery).
+    pub async fn namespaced(&self, id: &ObjectId) -> Result<bool, ApplyError> {
+        Ok(self.resolver.resolve(&self.client, id).await?.namespaced)
+    }
+
+    /// What server-side applying `object` would make of it (a dry-run), beside the live object
+    /// (`None` when it does not exist); nothing is written. Drift detection compares the two.
+    pub async fn preview(&self, object: &Value) -> Result<(Option<Value>, Value), ApplyError> {
+        let id = ObjectId::of(object);
+        let (api, _) = self.resolver.api(&self.client, &id).await?;
+        let kube_err = |source| ApplyError::Kube {
+            context: format!("dry-running {id}"),
+            source,
+        };
+        let live = api.get_opt(&id.name).await.map_err(kube_err)?;
+        let dry = match api
+            .patch(&id.name, &self.params(true), &Patch::Apply(object))
+            .await
+        {
+            Ok(dry) => dry,
+            Err(kube::Error::Api(status)) => {
+                return Err(ApplyError::DryRun(vec![ObjectError {
+                    id: id.clone(),
+                    message: status.message.clone(),
+                }]));
+            }
+            Err(e) => return Err(kube_err(e)),
+        };
+        let value = |o: &DynamicObject| serde_json::to_value(o).unwrap_or(Value::Null);
+        Ok((live.as_ref().map(value), value(&dry)))
+    }
+
     /// The live object, if it exists.
     pub async fn get(&self, id: &ObjectId) -> Result<Option<DynamicObject>, ApplyError> {
         let (api, _) = self.resolver.api(&self.client, id).await?;
