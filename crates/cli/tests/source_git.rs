@@ -174,6 +174,13 @@ fn git_protocol_urls_are_a_keelson_extension() {
 // ---------------------------------------------------------------------------------------------
 // Against the control plane.
 
+/// The `git-daemon` program itself: `git daemon` runs it as a child that outlives a killed
+/// `git`, so stopping the server must target this process.
+fn git_daemon() -> std::path::PathBuf {
+    let out = Command::new("git").arg("--exec-path").output().unwrap();
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -225,13 +232,8 @@ fn served_repo(dir: &Path) -> (Daemon, String, String) {
     );
     let head = git(&work, &["rev-parse", "HEAD"]);
     let port = free_port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--listen=127.0.0.1",
-        ])
+    let child = Command::new(git_daemon())
+        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
         .arg(format!("--port={port}"))
         .arg(format!("--base-path={}", dir.display()))
         .arg(dir)

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+use crate::events::EventRecorder;
 
 /// Shared state of the reconcilers.
 pub struct Context {
@@ -19,7 +20,7 @@ pub struct Context {
     pub requeue_dependency: Duration,
     /// The only namespace watched, if any.
     pub namespace: Option<String>,
-    recorder: Recorder,
+    recorder: EventRecorder,
 }
 
 impl Context {
@@ -32,13 +33,8 @@ impl Context {
     ) -> Self {
         let applier =
             keelson_apply::Applier::new(client.clone(), keelson_api::kustomization::FIELD_MANAGER);
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "keelson".into(),
-                instance: std::env::var("HOSTNAME").ok(),
-            },
-        );
+        let recorder =
+            EventRecorder::new(client.clone(), "keelson", std::env::var("HOSTNAME").ok());
         Self {
             client,
             storage,
@@ -91,18 +87,13 @@ impl Context {
         reason: &str,
         note: String,
     ) {
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.to_string(),
-            note: Some(truncate(note, 1024)),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(err) = self.recorder.publish(&event, &object.object_ref(&())).await {
+        let regarding = object.object_ref(&());
+        let note = truncate(note, 1024);
+        if let Err(err) = self
+            .recorder
+            .publish(&regarding, warning, reason, "Reconcile", note)
+            .await
+        {
             tracing::warn!(%err, "failed to record event");
         }
     }

@@ -80,6 +80,7 @@ async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action
             status.observed_ignore = repo.spec.ignore.clone();
             status.observed_generation = generation;
             if previous.as_deref() != Some(artifact.revision.as_str()) {
+                tracing::info!(namespace = %ns, name = %name, revision = %artifact.revision, "gitrepository: stored artifact for a new revision");
                 ctx.event(
                     repo.as_ref(),
                     false,
@@ -90,6 +91,7 @@ async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action
             }
         }
         Err(failure) => {
+            tracing::warn!(namespace = %ns, name = %name, reason = failure.reason, message = %failure.message, stalled = failure.stalled, "gitrepository: reconcile failed");
             condition::set(
                 &mut status.conditions,
                 types::READY,
@@ -169,6 +171,7 @@ async fn reconcile_inner(
         let same_ignore = status.observed_ignore == repo.spec.ignore;
         let local = ctx.storage.local_path(&current.path);
         if current.revision == resolved.revision && same_ignore && local.is_file() {
+            tracing::debug!(namespace = %ns, name = %name, revision = %current.revision, "gitrepository: no change, artifact kept");
             return Ok(current.clone());
         }
     }

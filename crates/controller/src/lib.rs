@@ -11,6 +11,7 @@
 
 mod context;
 pub mod decrypt;
+mod events;
 mod gitrepository;
 mod kustomization;
 pub mod overlay;
