@@ -13,6 +13,9 @@ use crate::openapi::{BUILTIN_VERSION, OpenApi};
 use crate::resource::{Behavior, Resource, effective_ns, id_string};
 use crate::{LoadRestrictor, Options, generate, nameref, patch, replacements, transform, vars};
 
+/// The annotation that keeps an object out of the output.
+const LOCAL_CONFIG: &str = "config.kubernetes.io/local-config";
+
 /// What kind of kustomization a directory must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -104,6 +107,13 @@ impl<'a> Builder<'a> {
         nameref::fix(&mut acc.resources, &acc.config).map_err(|m| Error::invalid(dir, m))?;
         vars::resolve(&acc.vars, &mut acc.resources, &acc.config.var_reference)
             .map_err(|m| Error::invalid(dir, m))?;
+        // Objects marked `config.kubernetes.io/local-config` (any value but "false") are for
+        // tools, not the cluster: kustomize drops them from its output, last of all.
+        acc.resources.retain(|r| {
+            r.annotations()
+                .and_then(|a| a.get(LOCAL_CONFIG))
+                .is_none_or(|v| v.as_str() == Some("false"))
+        });
         Ok(acc.resources)
     }
 
