@@ -52,14 +52,17 @@ pub struct TransformerConfig {
     pub replicas: Vec<FieldSpec>,
 }
 
-const DEFAULTS: &str = include_str!("defaults.yaml");
+/// kustomize v5's default transformer configuration (its built-in field specs, Apache-2.0) as
+/// JSON, one field spec per line: JSON reads in a fraction of the time YAML takes, and this is
+/// read on every build.
+const DEFAULTS: &str = include_str!("defaults.json");
 
 impl TransformerConfig {
     /// kustomize's built-in configuration.
     pub fn defaults() -> &'static TransformerConfig {
         static CONFIG: OnceLock<TransformerConfig> = OnceLock::new();
         CONFIG.get_or_init(|| {
-            let value = keelson_manifest::parse_value(DEFAULTS).unwrap_or(Value::Null);
+            let value: Value = serde_json::from_str(DEFAULTS).unwrap_or(Value::Null);
             TransformerConfig::from_value(&value).unwrap_or_default()
         })
     }

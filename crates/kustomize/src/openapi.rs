@@ -8,7 +8,8 @@
 //! list of scalars merged as a set).
 //!
 //! The built-in document is the one kustomize v5 builds in: Kubernetes v1.21.2, reduced to the
-//! fields above (`data/kubernetes-v1.21.2-openapi.json`, written by `tools/openapi-gen`). A
+//! fields above (`data/kubernetes-v1.21.2-openapi.txt`, written by `tools/openapi-gen`, one
+//! definition per line so that only the definitions a build walks are ever parsed). A
 //! kustomization's `openapi: {path: …}` replaces it with the user's document for the whole
 //! build (kustomize then knows nothing of the built-in kinds), as kustomize does.
 
@@ -17,47 +18,76 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-const BUILTIN: &str = include_str!("../data/kubernetes-v1.21.2-openapi.json");
+const BUILTIN: &str = include_str!("../data/kubernetes-v1.21.2-openapi.txt");
 
 /// The only built-in OpenAPI version kustomize v5 accepts in `openapi: {version: …}`.
 pub(crate) const BUILTIN_VERSION: &str = "v1.21.2";
 
+/// A definition: parsed on first use.
+#[derive(Debug)]
+struct Definition {
+    /// The JSON text, for a built-in definition not parsed yet.
+    raw: Option<&'static str>,
+    value: OnceLock<Value>,
+}
+
+impl Definition {
+    fn get(&self) -> &Value {
+        self.value.get_or_init(|| {
+            // The built-in text is generated (and checked by a unit test).
+            self.raw
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or(Value::Null)
+        })
+    }
+}
+
 /// A swagger document's definitions, indexed by the resource types they describe.
 #[derive(Debug, Default)]
 pub(crate) struct OpenApi {
-    definitions: Map<String, Value>,
+    definitions: HashMap<String, Definition>,
     /// `(apiVersion, kind)` to definition name.
     by_type: HashMap<(String, String), String>,
 }
 
 impl OpenApi {
-    /// The built-in Kubernetes schema (parsed once per process).
+    /// The built-in Kubernetes schema (indexed once per process, definitions parsed on use).
     pub(crate) fn builtin() -> &'static OpenApi {
         static CELL: OnceLock<OpenApi> = OnceLock::new();
         CELL.get_or_init(|| {
-            // The embedded document is generated and checked by a unit test; an empty schema
-            // (every list replaced) is the only conceivable fallback.
-            let doc: Value = serde_json::from_str(BUILTIN).unwrap_or(Value::Null);
-            OpenApi::from_document(doc)
+            let mut api = OpenApi::default();
+            for line in BUILTIN.lines() {
+                let mut parts = line.splitn(4, '\t');
+                match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                    (Some("T"), Some(api_version), Some(kind), Some(name)) => {
+                        api.by_type
+                            .insert((api_version.into(), kind.into()), name.into());
+                    }
+                    (Some("D"), Some(name), Some(json), None) => {
+                        let def = Definition {
+                            raw: Some(json),
+                            value: OnceLock::new(),
+                        };
+                        api.definitions.insert(name.into(), def);
+                    }
+                    _ => {}
+                }
+            }
+            api
         })
     }
 
     /// Reads a user's swagger document (JSON or YAML) with a `definitions` map.
     pub(crate) fn parse(text: &str) -> Result<OpenApi, String> {
         let doc = keelson_manifest::parse_value(text).map_err(|e| e.to_string())?;
-        match doc.get("definitions") {
-            None | Some(Value::Object(_)) | Some(Value::Null) => Ok(OpenApi::from_document(doc)),
-            Some(_) => Err("`definitions` must be a map".into()),
-        }
-    }
-
-    fn from_document(doc: Value) -> OpenApi {
         let definitions = match doc {
             Value::Object(mut m) => match m.remove("definitions") {
+                None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(d)) => d,
-                _ => Map::new(),
+                Some(_) => return Err("`definitions` must be a map".into()),
             },
-            _ => Map::new(),
+            Value::Null => Map::new(),
+            _ => return Err("a swagger document must be a map".into()),
         };
         let mut by_type = HashMap::new();
         for (name, def) in &definitions {
@@ -73,10 +103,22 @@ impl OpenApi {
                 by_type.insert((api_version, s("kind").to_string()), name.clone());
             }
         }
-        OpenApi {
+        let definitions = definitions
+            .into_iter()
+            .map(|(name, v)| {
+                (
+                    name,
+                    Definition {
+                        raw: None,
+                        value: OnceLock::from(v),
+                    },
+                )
+            })
+            .collect();
+        Ok(OpenApi {
             definitions,
             by_type,
-        }
+        })
     }
 
     /// The schema of objects with this `apiVersion` and `kind` (exact match).
@@ -84,7 +126,7 @@ impl OpenApi {
         let name = self
             .by_type
             .get(&(api_version.to_string(), kind.to_string()))?;
-        self.definitions.get(name)
+        self.definitions.get(name).map(Definition::get)
     }
 
     /// Follows `$ref`s (`#/definitions/NAME`) until a schema without one.
@@ -95,7 +137,7 @@ impl OpenApi {
                 return Some(s);
             };
             let name = r.as_str()?.strip_prefix("#/definitions/")?;
-            s = self.definitions.get(name)?;
+            s = self.definitions.get(name)?.get();
         }
         None
     }
@@ -156,6 +198,19 @@ pub(crate) fn merge_keys(s: &Value) -> Vec<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_definitions_all_parse() {
+        let api = OpenApi::builtin();
+        assert!(api.definitions.len() > 500, "{}", api.definitions.len());
+        assert!(api.by_type.len() > 200, "{}", api.by_type.len());
+        for (name, def) in &api.definitions {
+            assert!(def.get().is_object(), "{name}");
+        }
+        for name in api.by_type.values() {
+            assert!(api.definitions.contains_key(name), "{name}");
+        }
+    }
 
     #[test]
     fn builtin_schema_knows_pod_templates() {
