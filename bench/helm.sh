@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: `keelson helm template` against the reference `helm template` on the same charts.
 # Prints hyperfine medians, the helm/keelson time ratio and both peak RSS (/usr/bin/time -v).
-# Inputs: the largest corpus chart (kube-prometheus-stack with its four vendored subcharts,
-# ~7 MB, with the ingress-thanos-windows value set) and a small one (podinfo, defaults).
+# Inputs: the largest corpus chart (kube-prometheus-stack with its four subcharts, ~7 MB, with
+# the ingress-thanos-windows value set) and a small one (podinfo, defaults). The corpus copy of
+# kube-prometheus-stack lacks its subcharts; they are added to a temporary copy as `helm package`d
+# .tgz files, as the differential test does (crates/helm/tests/helm_template.rs).
 # Usage: bench/helm.sh
 # Needs hyperfine (installed with `apt-get install -y hyperfine` if missing) and helm from
 # testenv/build.sh.
@@ -20,9 +22,16 @@ keelson="$target/release/keelson"
 charts=$(cd "$root/../shared/corpus/charts" && pwd)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 common="--namespace bench --kube-version 1.33.0"
-large="$charts/kube-prometheus-stack -f $charts/kube-prometheus-stack-values/ingress-thanos-windows.yaml"
+kps="$work/kube-prometheus-stack"
+cp -r "$charts/kube-prometheus-stack" "$kps"
+for dep in kube-state-metrics prometheus-node-exporter grafana; do
+  "$bin/helm" package "$charts/$dep" -d "$kps/charts" >/dev/null
+done
+cp "$root/crates/helm/tests/fixtures/vendored/prometheus-windows-exporter-0.12.8.tgz" "$kps/charts/"
+large="$kps -f $charts/kube-prometheus-stack-values/ingress-thanos-windows.yaml"
 small="$charts/podinfo"
 
+label() { case $1 in large) echo "kube-prometheus-stack (4 .tgz subcharts) -f ingress-thanos-windows.yaml";; *) echo "podinfo (defaults)";; esac; }
 rss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p'; }
 for name in large small; do
   args="release ${!name} $common"
@@ -32,7 +41,7 @@ for name in large small; do
   krss=$(rss "$keelson" helm template $args)
   # shellcheck disable=SC2086
   hrss=$(rss "$bin/helm" template $args)
-  python3 - "$work/$name.json" "$name" "$krss" "$hrss" "${!name#$charts/}" <<'PY'
+  python3 - "$work/$name.json" "$name" "$krss" "$hrss" "$(label $name)" <<'PY'
 import json, sys
 path, name, krss, hrss, rel = sys.argv[1:]
 r = {x["command"]: x for x in json.load(open(path))["results"]}

@@ -1,6 +1,7 @@
-//! Loading charts from directories: `Chart.yaml`, `values.yaml`, `values.schema.json`,
-//! `templates/`, `crds/`, other files, and subcharts in `charts/` (folders), filtered by the
-//! top chart's `.helmignore` as `helm` does when it loads a directory.
+//! Loading charts as `helm` does: from a directory (filtered by its `.helmignore`) or from a
+//! packaged chart (`.tgz`, as bytes or a file): `Chart.yaml`, `values.yaml`,
+//! `values.schema.json`, `templates/`, `crds/`, other files, and subcharts in `charts/`, either
+//! folders or packaged `.tgz` archives (nested to any depth).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,25 @@ pub enum LoadError {
         /// The cause.
         #[source]
         source: serde_json::Error,
+    },
+    /// A packaged chart (`.tgz`) is not a valid gzip'd tar archive of one chart.
+    #[error("invalid chart archive {path}: {message}")]
+    Archive {
+        /// The archive (a path, or `charts/x.tgz` inside its parent chart).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A subchart in `charts/` could not be loaded.
+    #[error("error unpacking subchart {name} in {parent}: {source}")]
+    Subchart {
+        /// The folder or archive name in `charts/`.
+        name: String,
+        /// The parent chart's name.
+        parent: String,
+        /// The cause.
+        #[source]
+        source: Box<LoadError>,
     },
     /// The chart is missing something it needs.
     #[error("invalid chart {path}: {message}")]
@@ -80,6 +100,8 @@ pub struct Chart {
     pub values: Map,
     /// `values.schema.json`.
     pub schema: Option<serde_json::Value>,
+    /// `values.schema.json` as read.
+    pub schema_raw: Option<Rc<[u8]>>,
     /// Templates: path inside the chart (`templates/x.yaml`) and text.
     pub templates: Vec<(String, String)>,
     /// Other files by path inside the chart.
@@ -374,6 +396,7 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
         dependencies: Vec::new(),
         values: Map::new(),
         schema: None,
+        schema_raw: None,
         templates: Vec::new(),
         files: BTreeMap::new(),
         subcharts: Vec::new(),
@@ -395,6 +418,7 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
                     serde_json::from_slice(&data)
                         .map_err(|source| LoadError::Json { path: p, source })?,
                 );
+                chart.schema_raw = Some(Rc::from(data));
             }
             "requirements.yaml" => requirements = Some(yaml_map(&p, &data, false)?),
             "Chart.lock" | "requirements.lock" => {}
@@ -403,17 +427,23 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
                 .push((name.clone(), String::from_utf8_lossy(&data).into_owned())),
             n if n.starts_with("charts/") => {
                 let rest = &n["charts/".len()..];
-                if let Some((first, inner)) = rest.split_once('/') {
-                    sub.entry(first.to_string())
-                        .or_default()
-                        .push((inner.to_string(), data));
-                } else if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
-                    return Err(LoadError::Invalid {
-                        path: p,
-                        message: "packaged (.tgz) subcharts are not supported yet; unpack them into a folder".into(),
-                    });
-                } else {
+                if rest.ends_with(".prov") {
                     chart.files.insert(name.clone(), Rc::from(data));
+                    continue;
+                }
+                // Helm groups everything below charts/ by its first path element: a folder
+                // chart, or a packaged one (`x.tgz`); names starting with `_` or `.` are skipped
+                let (first, inner) = rest.split_once('/').unwrap_or((rest, ""));
+                if first.starts_with('_') || first.starts_with('.') {
+                    continue;
+                }
+                let entry = sub.entry(first.to_string()).or_default();
+                if first.ends_with(".tgz") {
+                    if inner.is_empty() {
+                        entry.push((String::new(), data));
+                    }
+                } else if !inner.is_empty() {
+                    entry.push((inner.to_string(), data));
                 }
             }
             _ => {
@@ -433,6 +463,12 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
             message: "chart.metadata.name is required".into(),
         });
     }
+    if chart.version().is_empty() {
+        return Err(LoadError::Invalid {
+            path: origin.to_string(),
+            message: "chart.metadata.version is required".into(),
+        });
+    }
     let api_v1 = chart
         .metadata
         .get("apiVersion")
@@ -443,10 +479,164 @@ pub fn load_files(origin: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart, 
     } else {
         parse_deps(chart.metadata.get("dependencies"))
     };
-    for (name, files) in sub {
-        chart
-            .subcharts
-            .push(load_files(&format!("{origin}/charts/{name}"), files)?);
+    for (name, mut files) in sub {
+        let sub_origin = format!("{origin}/charts/{name}");
+        let sc = if name.ends_with(".tgz") {
+            match files.pop() {
+                Some((_, data)) => load_archive_named(&sub_origin, &data),
+                None => Err(archive_err(&sub_origin, "not a file")),
+            }
+        } else {
+            load_files(&sub_origin, files)
+        };
+        let sc = sc.map_err(|e| LoadError::Subchart {
+            name: name.clone(),
+            parent: chart.name(),
+            source: Box::new(e),
+        })?;
+        chart.subcharts.push(sc);
     }
     Ok(chart)
+}
+
+/// Largest total size of the files of one packaged chart once unpacked (Helm's limit).
+pub const MAX_DECOMPRESSED_CHART_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Loads a packaged chart (a gzip'd tar archive, as `helm package` writes and as chart
+/// repositories and OCI registries serve) from its bytes.
+///
+/// As Helm does: the archive's top folder (the chart's name) is stripped, directories and
+/// PAX headers are skipped, paths leaving the chart are refused, and `.helmignore` is not
+/// applied (packaging applied it already).
+pub fn load_archive(data: &[u8]) -> Result<Chart, LoadError> {
+    load_archive_named("<archive>", data)
+}
+
+/// Loads a chart from a directory or a packaged `.tgz` file, whichever `path` is.
+pub fn load_path(path: &Path) -> Result<Chart, LoadError> {
+    if path.is_dir() {
+        load_dir(path)
+    } else {
+        let data = read(path)?;
+        load_archive_named(&path.display().to_string(), &data)
+    }
+}
+
+fn load_archive_named(origin: &str, data: &[u8]) -> Result<Chart, LoadError> {
+    let files = unpack(origin, data)?;
+    load_files(origin, files)
+}
+
+fn archive_err(origin: &str, message: impl Into<String>) -> LoadError {
+    LoadError::Archive {
+        path: origin.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Go's `path.Clean` for relative paths.
+fn clean_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
+}
+
+/// The files of a packaged chart, paths relative to the chart root.
+fn unpack(origin: &str, data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, LoadError> {
+    use std::io::Read;
+    if data.len() < 2 || data[0] != 0x1f || data[1] != 0x8b {
+        return Err(archive_err(
+            origin,
+            "file does not appear to be a gzipped archive; got 'application/octet-stream'",
+        ));
+    }
+    let gz = flate2::read::GzDecoder::new(data);
+    let mut ar = tar::Archive::new(gz);
+    let entries = ar
+        .entries()
+        .map_err(|e| archive_err(origin, e.to_string()))?;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut remaining = MAX_DECOMPRESSED_CHART_SIZE;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| archive_err(origin, e.to_string()))?;
+        let kind = entry.header().entry_type();
+        if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        // archives made on Windows may use `\`
+        let delim = if name.contains('\\') { '\\' } else { '/' };
+        let parts: Vec<&str> = name.split(delim).collect();
+        let joined = parts.get(1..).map(|p| p.join("/")).unwrap_or_default();
+        if joined.starts_with('/') {
+            return Err(archive_err(
+                origin,
+                "chart illegally contains absolute paths",
+            ));
+        }
+        let rel = clean_path(&joined);
+        if rel == "." {
+            return Err(archive_err(
+                origin,
+                format!("chart illegally contains content outside the base directory: {name:?}"),
+            ));
+        }
+        if rel.starts_with("..") {
+            return Err(archive_err(
+                origin,
+                "chart illegally references parent directory",
+            ));
+        }
+        if parts.first().is_some_and(|p| *p == "Chart.yaml") {
+            return Err(archive_err(origin, "chart yaml not in base directory"));
+        }
+        let size = entry.header().size().unwrap_or(0);
+        if size > remaining {
+            return Err(archive_err(
+                origin,
+                format!(
+                    "decompressed chart is larger than the maximum size {MAX_DECOMPRESSED_CHART_SIZE}"
+                ),
+            ));
+        }
+        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        (&mut entry)
+            .take(remaining)
+            .read_to_end(&mut buf)
+            .map_err(|e| archive_err(origin, format!("{rel}: {e}")))?;
+        remaining = remaining.saturating_sub(buf.len() as u64);
+        if (buf.len() as u64) < size || remaining == 0 {
+            return Err(archive_err(
+                origin,
+                format!(
+                    "decompressed chart is larger than the maximum size {MAX_DECOMPRESSED_CHART_SIZE}"
+                ),
+            ));
+        }
+        if buf.starts_with(&[0xef, 0xbb, 0xbf]) {
+            buf.drain(..3);
+        }
+        files.push((rel, buf));
+    }
+    if files.is_empty() {
+        return Err(archive_err(origin, "no files in chart archive"));
+    }
+    Ok(files)
 }

@@ -161,17 +161,7 @@ fn dict_arg(v: &Value, name: &str) -> Result<Rc<std::cell::RefCell<Map>>, FuncEr
 }
 
 fn rand_string(n: usize, charset: &[u8]) -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::with_capacity(n);
-    let mut state = RandomState::new().build_hasher().finish() | 1;
-    for _ in 0..n {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.push(charset[(state % charset.len() as u64) as usize] as char);
-    }
-    out
+    crate::crypto::random_string(n, charset).unwrap_or_default()
 }
 
 /// Deep merge of `src` into `dst` as `mergo.Merge` does (existing values kept unless
@@ -537,25 +527,24 @@ fn sha1_hex(data: &[u8]) -> String {
     h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
-fn placeholder_cert(cn: &str) -> Value {
-    let body = base64::engine::general_purpose::STANDARD.encode(format!(
-        "keelson-generated-{cn}-{}",
-        rand_string(16, b"abcdef0123456789")
-    ));
-    let mut m = Map::new();
-    m.insert(
-        "Cert".into(),
-        Value::str(format!(
-            "-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
-        )),
-    );
-    m.insert(
-        "Key".into(),
-        Value::str(format!(
-            "-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
-        )),
-    );
-    crate::template::exec::object_struct("*sprig.certificate", m, None)
+/// A list's items as strings (Sprig's `[]interface{}` arguments of the certificate functions).
+fn str_items(v: &Value) -> Vec<String> {
+    match v {
+        Value::List(l) => l.iter().filter(|x| !x.is_nil()).map(strval).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A field of a struct value (`.Cert` of a certificate), or of a map.
+fn struct_field(v: &Value, name: &str) -> String {
+    match v {
+        Value::Object(o) => match &**o {
+            Object::Struct { fields, .. } => fields.get(name).map(strval).unwrap_or_default(),
+            _ => String::new(),
+        },
+        Value::Map(m) => m.borrow().get(name).map(strval).unwrap_or_default(),
+        _ => String::new(),
+    }
 }
 
 #[allow(clippy::too_many_lines)]
@@ -736,7 +725,17 @@ fn build() -> Funcs {
     f.insert("fail", |_, a| {
         Err(format!("{WARN_START}{}{WARN_END}", s_arg(&a, 0)).into())
     });
-    f.insert("lookup", |_, _| Ok(Value::map(Map::new())));
+    f.insert("lookup", |ex, a| {
+        want("lookup", &a, 4)?;
+        let Some(l) = ex.lookup.clone() else {
+            return Ok(Value::map(Map::new()));
+        };
+        let (api, kind, ns, name) = (s_arg(&a, 0), s_arg(&a, 1), s_arg(&a, 2), s_arg(&a, 3));
+        let found =
+            l.0.lookup(&api, &kind, &ns, &name)
+                .map_err(FuncError::Message)?;
+        Ok(crate::json::from_serde_ints(&found))
+    });
     f.insert("getHostByName", |_, _| Ok(Value::str("")));
     f.insert("toYaml", |_, a| Ok(Value::str(to_yaml_str(&arg(&a, 0)))));
     f.insert("mustToYaml", |_, a| {
@@ -1353,28 +1352,75 @@ fn build() -> Funcs {
         Ok(Value::str(((y << 16) | x).to_string()))
     });
     f.insert("htpasswd", |_, a| {
-        Ok(Value::str(format!(
-            "{}:$2a$10${}",
-            s_arg(&a, 0),
-            rand_string(
-                53,
-                b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-            )
-        )))
+        Ok(Value::str(crate::crypto::htpasswd(
+            &s_arg(&a, 0),
+            &s_arg(&a, 1),
+        )?))
     });
-    f.insert("genCA", |_, a| Ok(placeholder_cert(&s_arg(&a, 0))));
+    f.insert("genCA", |_, a| {
+        Ok(crate::crypto::gen_ca(
+            &s_arg(&a, 0),
+            to_i64(&arg(&a, 1)),
+            None,
+        )?)
+    });
+    f.insert("genCAWithKey", |_, a| {
+        Ok(crate::crypto::gen_ca(
+            &s_arg(&a, 0),
+            to_i64(&arg(&a, 1)),
+            Some(&s_arg(&a, 2)),
+        )?)
+    });
     f.insert("genSelfSignedCert", |_, a| {
-        Ok(placeholder_cert(&s_arg(&a, 0)))
+        Ok(crate::crypto::gen_self_signed(
+            &s_arg(&a, 0),
+            &str_items(&arg(&a, 1)),
+            &str_items(&arg(&a, 2)),
+            to_i64(&arg(&a, 3)),
+            None,
+        )?)
     });
-    f.insert("genSignedCert", |_, a| Ok(placeholder_cert(&s_arg(&a, 0))));
-    f.insert("genPrivateKey", |_, _| {
-        Ok(Value::str(format!(
-            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
-            rand_string(
-                64,
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-            )
-        )))
+    f.insert("genSelfSignedCertWithKey", |_, a| {
+        Ok(crate::crypto::gen_self_signed(
+            &s_arg(&a, 0),
+            &str_items(&arg(&a, 1)),
+            &str_items(&arg(&a, 2)),
+            to_i64(&arg(&a, 3)),
+            Some(&s_arg(&a, 4)),
+        )?)
+    });
+    f.insert("genSignedCert", |_, a| {
+        let ca = arg(&a, 4);
+        Ok(crate::crypto::gen_signed(
+            &s_arg(&a, 0),
+            &str_items(&arg(&a, 1)),
+            &str_items(&arg(&a, 2)),
+            to_i64(&arg(&a, 3)),
+            &struct_field(&ca, "Cert"),
+            &struct_field(&ca, "Key"),
+            None,
+        )?)
+    });
+    f.insert("genSignedCertWithKey", |_, a| {
+        let ca = arg(&a, 4);
+        Ok(crate::crypto::gen_signed(
+            &s_arg(&a, 0),
+            &str_items(&arg(&a, 1)),
+            &str_items(&arg(&a, 2)),
+            to_i64(&arg(&a, 3)),
+            &struct_field(&ca, "Cert"),
+            &struct_field(&ca, "Key"),
+            Some(&s_arg(&a, 5)),
+        )?)
+    });
+    f.insert("genPrivateKey", |_, a| {
+        Ok(Value::str(crate::crypto::gen_private_key(&s_arg(&a, 0))?))
+    });
+    f.insert("buildCustomCert", |_, a| {
+        Ok(crate::crypto::build_custom_cert(
+            &s_arg(&a, 0),
+            &s_arg(&a, 1),
+        )?)
     });
     // --- lists
     f.insert("list", |_, a| Ok(Value::list(a)));

@@ -141,6 +141,24 @@ pub fn from_serde(v: &serde_json::Value) -> Value {
     }
 }
 
+/// Converts a `serde_json` value as Kubernetes' unstructured decoding does: integers become
+/// `int64`, other numbers `float64` (what `lookup` hands to templates).
+pub fn from_serde_ints(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::Array(a) => Value::list(a.iter().map(from_serde_ints).collect()),
+        serde_json::Value::Object(o) => Value::map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), from_serde_ints(v)))
+                .collect(),
+        ),
+        other => from_serde(other),
+    }
+}
+
 /// Converts to a `serde_json` value (for schema validation and comparisons).
 pub fn to_serde(v: &Value) -> serde_json::Value {
     match v {

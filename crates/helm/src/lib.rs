@@ -4,7 +4,16 @@
 //! coalescing, producing what `helm template` produces. Pure: no cluster, no network.
 //!
 //! The layers: [`template`] (Go's template language), [`funcs`] (the function table),
-//! [`value`]/[`gofmt`]/[`yaml`]/[`json`] (Go values and how Go prints, reads and writes them).
+//! [`value`]/[`gofmt`]/[`yaml`]/[`json`] (Go values and how Go prints, reads and writes them),
+//! [`chart`] (loading charts from folders and `.tgz` archives), [`values`] (Helm's value
+//! coalescing), [`render`] (what `helm template` does) and [`release`] (what an install or
+//! upgrade needs: CRDs, the manifest in install order, hooks with their events, weights and
+//! delete policies, NOTES, and Helm's JSON form of the chart, all as `Send` data).
+//!
+//! For a HelmRelease reconciler: [`release::render_release_archive`] takes a chart artifact's
+//! bytes, the merged values as JSON and [`render::RenderOptions`] (release name, namespace,
+//! revision, upgrade or install, the cluster's version and API versions, a
+//! [`render::Lookup`] for `lookup`) and returns a [`release::ReleaseRender`].
 //!
 //! # Example
 //! ```
@@ -20,9 +29,11 @@
 //! ```
 
 pub mod chart;
+pub mod crypto;
 pub mod funcs;
 pub mod gofmt;
 pub mod json;
+pub mod release;
 pub mod render;
 pub mod schema;
 pub mod semver;

@@ -189,6 +189,45 @@ pub struct RenderOptions {
     pub no_hooks: bool,
     /// Skip `values.schema.json` validation.
     pub skip_schema_validation: bool,
+    /// `.Release.Revision` (1 for an install; the previous revision + 1 for an upgrade).
+    pub revision: i64,
+    /// `.Release.IsUpgrade` (and `.Release.IsInstall` its negation).
+    pub is_upgrade: bool,
+    /// The API versions the cluster serves (`group/version` and `group/version/Kind`, as
+    /// discovery lists them). `None` uses Helm's built-in set, as `helm template` does;
+    /// [`RenderOptions::api_versions`] are added either way.
+    pub cluster_api_versions: Option<Vec<String>>,
+    /// What the `lookup` function reads. `None` makes `lookup` return an empty map, as
+    /// `helm template` does.
+    pub lookup: Option<LookupFn>,
+}
+
+/// A source of live objects for the `lookup` template function.
+///
+/// Called synchronously while templates execute; an async caller implements it with
+/// `tokio::runtime::Handle::block_on` and runs the render on a blocking thread.
+pub trait Lookup: Send + Sync {
+    /// The object `kind` of `api_version` named `name` in `namespace` (empty for
+    /// cluster-scoped objects), as JSON. With an empty `name`: the list of all such objects
+    /// (`{"apiVersion": …, "kind": "<Kind>List", "items": […]}`). An object that does not
+    /// exist yields an empty JSON object, as in Helm; an `Err` fails the render.
+    fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<serde_json::Value, String>;
+}
+
+/// A shared [`Lookup`] in [`RenderOptions`].
+#[derive(Clone)]
+pub struct LookupFn(pub std::sync::Arc<dyn Lookup>);
+
+impl std::fmt::Debug for LookupFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupFn(..)")
+    }
 }
 
 impl Default for RenderOptions {
@@ -202,6 +241,10 @@ impl Default for RenderOptions {
             skip_tests: false,
             no_hooks: false,
             skip_schema_validation: false,
+            revision: 1,
+            is_upgrade: false,
+            cluster_api_versions: None,
+            lookup: None,
         }
     }
 }
@@ -228,6 +271,8 @@ pub struct Rendered {
     pub hooks: Vec<Manifest>,
     /// The top chart's NOTES.txt, rendered.
     pub notes: String,
+    /// The values the templates saw (chart defaults coalesced with the user's).
+    pub values: Map,
 }
 
 impl Rendered {
@@ -310,7 +355,10 @@ fn kube_normalized(v: &str) -> String {
 fn capabilities(opts: &RenderOptions) -> Result<(Value, String), RenderError> {
     let kv = parse_kube_version(opts.kube_version.as_deref().unwrap_or(DEFAULT_KUBE_VERSION))?;
     let normalized = kube_normalized(opts.kube_version.as_deref().unwrap_or(DEFAULT_KUBE_VERSION));
-    let mut versions: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
+    let mut versions: Vec<String> = match &opts.cluster_api_versions {
+        Some(v) => v.clone(),
+        None => DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect(),
+    };
     versions.extend(opts.api_versions.iter().cloned());
     let mut helm = Map::new();
     helm.insert("Version".into(), Value::str(HELM_VERSION));
@@ -466,14 +514,15 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
     let mut release = Map::new();
     release.insert("Name".into(), Value::str(opts.release_name.as_str()));
     release.insert("Namespace".into(), Value::str(opts.namespace.as_str()));
-    release.insert("IsUpgrade".into(), Value::Bool(false));
-    release.insert("IsInstall".into(), Value::Bool(true));
-    release.insert("Revision".into(), Value::Int(1));
+    release.insert("IsUpgrade".into(), Value::Bool(opts.is_upgrade));
+    release.insert("IsInstall".into(), Value::Bool(!opts.is_upgrade));
+    release.insert("Revision".into(), Value::Int(opts.revision));
     release.insert("Service".into(), Value::str("Helm"));
     let mut top = Map::new();
     top.insert("Chart".into(), chart.metadata_value(true));
     top.insert("Capabilities".into(), caps);
     top.insert("Release".into(), Value::map(release));
+    let computed = crate::values::copy_map(&values);
     top.insert("Values".into(), Value::map(values));
     let top = Value::map(top);
 
@@ -493,6 +542,7 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
     }
     let funcs = crate::funcs::funcs();
     let mut exec = Exec::new(Rc::new(set), funcs);
+    exec.lookup = opts.lookup.clone();
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     for k in &keys {
         if k.rsplit('/').next().unwrap_or("").starts_with('_') {
@@ -510,7 +560,10 @@ pub fn render(mut chart: Chart, vals: &Map, opts: &RenderOptions) -> Result<Rend
             .map_err(|e| RenderError::Exec(clean_exec_error(&e)))?;
         files.insert(k.clone(), buf.replace("<no value>", ""));
     }
-    let mut out = Rendered::default();
+    let mut out = Rendered {
+        values: computed,
+        ..Rendered::default()
+    };
     let notes_path = format!("{root_name}/templates/NOTES.txt");
     files.retain(|k, v| {
         if k.ends_with("NOTES.txt") {

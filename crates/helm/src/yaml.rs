@@ -163,7 +163,85 @@ pub fn json_numbers(v: Value) -> Value {
 }
 
 /// Parses every document of a YAML stream. Empty documents are `nil`.
+///
+/// Like go-yaml, lines inside a flow collection (`[…]`, `{…}`) may be indented no deeper than
+/// the line that opened it (charts write `command: [` … `]` with the `]` under the key): when
+/// the strict parse fails, such lines are indented past their opener and the text is parsed
+/// again (whitespace there is insignificant).
 pub fn parse_all(src: &str) -> Result<Vec<Value>, YamlError> {
+    match parse_all_strict(src) {
+        Ok(v) => Ok(v),
+        Err(e) => match reindent_flow(src) {
+            Some(fixed) => parse_all_strict(&fixed).map_err(|_| e),
+            None => Err(e),
+        },
+    }
+}
+
+/// Indents lines that start inside a flow collection past the line that opened it; `None`
+/// when no line needed it.
+fn reindent_flow(src: &str) -> Option<String> {
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut depth = 0usize;
+    let mut opener_indent = 0usize;
+    let mut quote: Option<char> = None;
+    let mut changed = false;
+    for line in src.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if depth > 0 && quote.is_none() && indent <= opener_indent && !line.trim().is_empty() {
+            out.push_str(&" ".repeat(opener_indent + 1 - indent));
+            changed = true;
+        }
+        out.push_str(line);
+        let mut prev_sig: Option<char> = None; // last non-space char before this one, on the line
+        let mut prev: Option<char> = None;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('\'') => {
+                    if c == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                Some(_) => {
+                    if c == '\\' {
+                        chars.next();
+                    } else if c == '"' {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '#' if prev.is_none_or(|p| p == ' ' || p == '\t') => break,
+                    '\'' | '"' if prev.is_none_or(|p| " \t[{,:".contains(p)) => quote = Some(c),
+                    '[' | '{' => {
+                        let value_start = prev_sig.is_none_or(|p| {
+                            p == ':' || p == '-' || p == ',' || p == '[' || p == '{'
+                        });
+                        if depth > 0 || value_start {
+                            if depth == 0 {
+                                opener_indent = indent;
+                            }
+                            depth += 1;
+                        }
+                    }
+                    ']' | '}' if depth > 0 => depth -= 1,
+                    _ => {}
+                },
+            }
+            if !c.is_whitespace() {
+                prev_sig = Some(c);
+            }
+            prev = Some(c);
+        }
+    }
+    changed.then_some(out)
+}
+
+fn parse_all_strict(src: &str) -> Result<Vec<Value>, YamlError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
@@ -403,11 +481,103 @@ fn yaml_float(f: f64) -> String {
     format_float_g(f, None)
 }
 
+/// yaml.v2's `parseTimestamp`: a plain scalar that would read back as a timestamp (and is
+/// therefore quoted when written): `YYYY-M-D`, optionally followed by `T`/`t`/space and
+/// `H:M:S[.frac]`, with a zone (`Z`, `±hh:mm`) only after `T`/`t`.
+pub fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return false;
+    }
+    fn num(b: &[u8], i: &mut usize, max_digits: usize) -> Option<u32> {
+        let start = *i;
+        while *i < b.len() && *i - start < max_digits && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        if *i == start {
+            return None;
+        }
+        std::str::from_utf8(&b[start..*i]).ok()?.parse().ok()
+    }
+    let year: u32 = s[..4].parse().unwrap_or(0);
+    let mut i = 5;
+    let Some(month) = num(b, &mut i, 2) else {
+        return false;
+    };
+    if i >= b.len() || b[i] != b'-' {
+        return false;
+    }
+    i += 1;
+    let Some(day) = num(b, &mut i, 2) else {
+        return false;
+    };
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    if day == 0 || day > days {
+        return false;
+    }
+    if i == b.len() {
+        return true;
+    }
+    let sep = b[i];
+    if !matches!(sep, b'T' | b't' | b' ') {
+        return false;
+    }
+    i += 1;
+    for (k, max) in [(0, 23), (1, 59), (2, 59)] {
+        let Some(v) = num(b, &mut i, 2) else {
+            return false;
+        };
+        if v > max {
+            return false;
+        }
+        if k < 2 {
+            if i >= b.len() || b[i] != b':' {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if i == b.len() {
+        return sep == b' ';
+    }
+    if sep == b' ' {
+        return false;
+    }
+    match b[i] {
+        b'Z' => i + 1 == b.len(),
+        b'+' | b'-' => {
+            let z = &s[i + 1..];
+            z.len() == 5
+                && z.as_bytes()[2] == b':'
+                && z[..2].bytes().all(|c| c.is_ascii_digit())
+                && z[3..].bytes().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 fn plain_safe(s: &str) -> bool {
     if s.is_empty() || s != s.trim() {
         return false;
     }
-    if !matches!(resolve_plain(s), Value::Str(_)) {
+    if !matches!(resolve_plain(s), Value::Str(_)) || looks_like_timestamp(s) {
         return false;
     }
     let first = s.chars().next().unwrap_or(' ');
@@ -446,7 +616,8 @@ fn emit_string(out: &mut String, s: &str, indent: usize, is_key: bool) {
         out.push_str(s);
         return;
     }
-    let resolves_other = !s.is_empty() && !matches!(resolve_plain(s), Value::Str(_));
+    let resolves_other =
+        !s.is_empty() && (!matches!(resolve_plain(s), Value::Str(_)) || looks_like_timestamp(s));
     if !is_key && s.contains('\n') && literal_ok(s) {
         let chomp = if !s.ends_with('\n') {
             "-"

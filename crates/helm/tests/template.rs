@@ -265,6 +265,18 @@ fn sprig_and_helm_functions() {
             "a: \"yes\"\nb:\n- 1\n- 2\nc: {}",
         ),
         (
+            // yaml.v2 quotes strings that would read back as timestamps
+            "{{ toYaml .m }}",
+            "m: {a: 2024-04-01, b: '2024-4-1T10:00:00Z', c: '2024-13-01', d: '2023-02-29', e: '2024-02-29 1:2:3.5'}",
+            "a: \"2024-04-01\"\nb: \"2024-4-1T10:00:00Z\"\nc: 2024-13-01\nd: 2023-02-29\ne: \"2024-02-29 1:2:3.5\"",
+        ),
+        (
+            // go-yaml reads flow collections whose lines are indented no deeper than their opener
+            "{{ (fromYaml .t).cmd }}",
+            "t: \"cmd: [\\n  \\\"a\\\",\\n  \\\"b\\\"\\n]\\n\"",
+            "[a b]",
+        ),
+        (
             "{{ toJson .m }}",
             "m: {b: '<x>', a: 1.5}",
             "{\"a\":1.5,\"b\":\"\\u003cx\\u003e\"}",

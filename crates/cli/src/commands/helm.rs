@@ -28,7 +28,7 @@ pub enum HelmCommand {
 pub struct TemplateArgs {
     /// The release name.
     pub name: String,
-    /// The chart directory.
+    /// The chart: a directory or a packaged `.tgz`.
     pub chart: PathBuf,
     /// Values files, later ones overriding earlier ones.
     #[arg(long = "values", short = 'f')]
@@ -70,7 +70,7 @@ pub fn run(args: &HelmArgs) -> anyhow::Result<Exit> {
 }
 
 fn template(args: &TemplateArgs) -> anyhow::Result<Exit> {
-    let chart = keelson_helm::chart::load_dir(&args.chart)
+    let chart = keelson_helm::chart::load_path(&args.chart)
         .with_context(|| format!("failed to load chart {}", args.chart.display()))?;
     let mut vals = Map::new();
     for f in &args.values {
@@ -97,6 +97,7 @@ fn template(args: &TemplateArgs) -> anyhow::Result<Exit> {
         skip_tests: args.skip_tests,
         no_hooks: args.no_hooks,
         skip_schema_validation: args.skip_schema_validation,
+        ..RenderOptions::default()
     };
     let rendered = render(chart, &vals, &opts)?;
     print!("{}", rendered.to_template_output(&opts));

@@ -65,6 +65,8 @@ pub struct Exec<'a> {
     depth: usize,
     /// Per-tree node positions for error locations.
     current: Vec<Rc<Tree>>,
+    /// What Helm's `lookup` reads (none: `lookup` yields an empty map).
+    pub lookup: Option<crate::render::LookupFn>,
 }
 
 /// The variables of one template invocation.
@@ -131,6 +133,7 @@ impl<'a> Exec<'a> {
             include_counts: HashMap::new(),
             depth: 0,
             current: Vec::new(),
+            lookup: None,
         }
     }
 
