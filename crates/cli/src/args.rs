@@ -30,6 +30,30 @@ pub enum Command {
     Create(crate::commands::create::CreateArgs),
     /// List Flux objects and their status.
     Get(crate::commands::get::GetArgs),
+    /// Install keelson on a cluster, or print the install manifests (--export).
+    Install(Box<crate::commands::install::InstallArgs>),
+    /// Remove keelson from a cluster (keeps the workloads unless asked).
+    Uninstall(crate::commands::install::UninstallArgs),
+    /// Write a release's immutable bootstrap file and move its minor line's tracking file.
+    Release(crate::commands::release::ReleaseArgs),
+    /// Commit keelson's manifests to a Git repository, install, and sync from it.
+    Bootstrap(crate::commands::bootstrap::BootstrapArgs),
+    /// Check the cluster's prerequisites and keelson's health.
+    Check(crate::commands::check::CheckArgs),
+    /// Ask for a reconcile now, wait for it and report the outcome.
+    Reconcile(crate::commands::reconcile::ReconcileArgs),
+    /// Stop reconciling objects.
+    Suspend(crate::commands::reconcile::ReconcileArgs),
+    /// Resume reconciling objects (and wait for a reconcile).
+    Resume(crate::commands::reconcile::ReconcileArgs),
+    /// Show what a Kustomization applied, as a tree.
+    Tree(crate::commands::tree::TreeArgs),
+    /// Show the events of keelson's objects.
+    Events(crate::commands::events::EventsArgs),
+    /// Print objects as YAML without status, ready for Git.
+    Export(crate::commands::reconcile::ReconcileArgs),
+    /// Compare a local tree with the cluster through a server-side dry-run.
+    Diff(crate::commands::diff::DiffArgs),
 }
 
 /// Arguments of `keelson version`.

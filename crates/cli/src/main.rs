@@ -16,6 +16,8 @@ pub enum Exit {
     Failure = 1,
     /// The command line was wrong, or keelson itself failed.
     Error = 2,
+    /// The command was interrupted (Ctrl-C).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use keelson_api::condition::{self, reasons, types};
-use keelson_api::kustomization::{
-    OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, ResourceInventory, ResourceRef, SUBSTITUTE_ANNOTATION,
-};
+use keelson_api::kustomization::{ResourceInventory, ResourceRef};
 use keelson_api::{GitRepository, Kustomization, KustomizationStatus, RECONCILE_REQUESTED_AT};
 use keelson_apply::{ApplyOptions, Inventory};
 use keelson_manifest::ObjectId;
@@ -545,104 +543,18 @@ async fn substitute(
     ctx: &Context,
     objects: &mut [Value],
 ) -> Result<(), Failure> {
-    let Some(post) = &ks.spec.post_build else {
+    if ks.spec.post_build.is_none() {
         return Ok(());
-    };
-    let ns = ks.namespace().unwrap_or_default();
-    let mut vars = BTreeMap::new();
-    for from in &post.substitute_from {
-        let data: Option<BTreeMap<String, String>> = match from.kind.as_str() {
-            "ConfigMap" => Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&from.name)
-                .await
-                .map_err(|e| {
-                    Failure::new(
-                        reasons::BUILD_FAILED,
-                        format!("substitute from 'ConfigMap/{}': {e}", from.name),
-                    )
-                })?
-                .map(|cm| cm.data.unwrap_or_default()),
-            "Secret" => Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&from.name)
-                .await
-                .map_err(|e| {
-                    Failure::new(
-                        reasons::BUILD_FAILED,
-                        format!("substitute from 'Secret/{}': {e}", from.name),
-                    )
-                })?
-                .map(|s| {
-                    let mut data: BTreeMap<String, String> = s
-                        .data
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-                        .collect();
-                    data.extend(s.string_data.unwrap_or_default());
-                    data
-                }),
-            other => {
-                return Err(Failure::new(
-                    reasons::BUILD_FAILED,
-                    format!("substituteFrom kind '{other}' is not ConfigMap or Secret"),
-                ));
-            }
-        };
-        match data {
-            Some(data) => vars.extend(data),
-            None if from.optional => {}
-            None => {
-                return Err(Failure::new(
-                    reasons::BUILD_FAILED,
-                    format!(
-                        "substitute from '{}/{}' failed: not found",
-                        from.kind, from.name
-                    ),
-                ));
-            }
-        }
     }
-    // Inline values take precedence over substituteFrom.
-    vars.extend(post.substitute.clone());
-    for (name, _) in vars.iter() {
-        if !crate::substitute::valid_name(name) {
-            return Err(Failure::new(
-                reasons::BUILD_FAILED,
-                format!("'{name}' is not a valid substitution variable name"),
-            ));
-        }
-    }
-    for object in objects.iter_mut() {
-        let meta = &object["metadata"];
-        if meta["annotations"][SUBSTITUTE_ANNOTATION] == "disabled"
-            || meta["labels"][SUBSTITUTE_ANNOTATION] == "disabled"
-        {
-            continue;
-        }
-        let id = ObjectId::of(object);
-        let yaml = keelson_manifest::to_yaml(object);
-        let replaced = crate::substitute::substitute(&yaml, &vars)
-            .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("{id}: {e}")))?;
-        if replaced != yaml {
-            *object = keelson_manifest::parse_value(&replaced).map_err(|e| {
-                Failure::new(
-                    reasons::BUILD_FAILED,
-                    format!("{id}: invalid YAML after substitution: {e}"),
-                )
-            })?;
-        }
-    }
-    Ok(())
+    let failed = |e: crate::render::RenderError| Failure::new(reasons::BUILD_FAILED, e.to_string());
+    let vars = crate::render::variables(&ctx.client, ks)
+        .await
+        .map_err(failed)?;
+    crate::render::substitute_objects(objects, &vars).map_err(failed)
 }
 
 fn owner_labels(ks: &Kustomization) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (OWNER_NAME_LABEL.to_string(), ks.name_any()),
-        (
-            OWNER_NAMESPACE_LABEL.to_string(),
-            ks.namespace().unwrap_or_default(),
-        ),
-    ])
+    crate::render::owner_labels(ks)
 }
 
 fn old_inventory(status: &KustomizationStatus) -> Inventory {

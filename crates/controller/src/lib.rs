@@ -15,6 +15,7 @@ mod events;
 mod gitrepository;
 mod kustomization;
 pub mod overlay;
+pub mod render;
 pub mod substitute;
 
 use std::net::SocketAddr;

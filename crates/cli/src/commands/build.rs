@@ -19,6 +19,10 @@ pub struct BuildArgs {
     /// default) or any (what Flux uses).
     #[arg(long, value_enum, default_value_t = Restrictor::LoadRestrictionsRootOnly)]
     pub load_restrictor: Restrictor,
+    /// Build a Kustomization's local tree as the controller would (`build kustomization NAME
+    /// --path DIR`).
+    #[command(subcommand)]
+    pub target: Option<super::diff::BuildTarget>,
 }
 
 /// Values of `--load-restrictor`, spelled as kustomize spells them.
@@ -33,6 +37,9 @@ pub enum Restrictor {
 
 /// Builds and prints; nothing is printed on stdout when the build fails.
 pub fn run(args: &BuildArgs) -> anyhow::Result<Exit> {
+    if let Some(super::diff::BuildTarget::Kustomization(target)) = &args.target {
+        return super::diff::build(target);
+    }
     let options = Options {
         load_restrictor: match args.load_restrictor {
             Restrictor::LoadRestrictionsRootOnly => LoadRestrictor::RootOnly,

@@ -1,13 +1,24 @@
 //! One module per command; each exposes `run`, which returns the process exit code.
 
+pub(crate) mod bootstrap;
 pub(crate) mod build;
+pub(crate) mod check;
 pub(crate) mod cluster;
 pub(crate) mod controller;
 pub(crate) mod create;
+pub(crate) mod diff;
+pub(crate) mod events;
+pub(crate) mod export;
 pub(crate) mod get;
 pub(crate) mod helm;
+pub(crate) mod install;
 pub(crate) mod output;
+pub(crate) mod reconcile;
+pub(crate) mod release;
+pub(crate) mod runtime;
 pub(crate) mod sops;
+pub(crate) mod table;
+pub(crate) mod tree;
 mod version;
 
 use crate::Exit;
@@ -24,5 +35,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Crds => controller::crds(),
         Command::Create(args) => create::run(&args),
         Command::Get(args) => get::run(&args),
+        Command::Install(args) => install::run(&args),
+        Command::Uninstall(args) => install::uninstall(&args),
+        Command::Release(args) => release::run(&args),
+        Command::Bootstrap(args) => bootstrap::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Reconcile(args) => reconcile::reconcile(&args),
+        Command::Suspend(args) => reconcile::set_suspended(&args, true),
+        Command::Resume(args) => reconcile::set_suspended(&args, false),
+        Command::Tree(args) => tree::run(&args),
+        Command::Events(args) => events::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Diff(args) => diff::diff(&args),
     }
 }
