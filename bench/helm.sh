@@ -5,7 +5,7 @@
 # the ingress-thanos-windows value set) and a small one (podinfo, defaults). The corpus copy of
 # kube-prometheus-stack lacks its subcharts; they are added to a temporary copy as `helm package`d
 # .tgz files, as the differential test does (crates/helm/tests/helm_template.rs).
-# Usage: bench/helm.sh
+# Usage: bench/helm.sh [--engine]   (--engine: the renderer alone, crates/helm/examples/render.rs)
 # Needs hyperfine (installed with `apt-get install -y hyperfine` if missing) and helm from
 # testenv/build.sh.
 set -euo pipefail
@@ -17,11 +17,19 @@ if ! command -v hyperfine >/dev/null; then
 fi
 [[ -x "$bin/helm" ]] || { echo "$bin/helm missing: run testenv/build.sh" >&2; exit 2; }
 target=${CARGO_TARGET_DIR:-$root/target}
-(cd "$root" && cargo build --release -q -p keelson)
+if [[ ${1:-} == --engine ]]; then
+  # the renderer alone (crates/helm/examples/render.rs: load, render, print, with the same
+  # release name, namespace and kube version), for when the full CLI release build is out of reach
+  (cd "$root" && cargo build --release -q -p keelson-helm --example render)
+  engine="$target/release/examples/render"
+else
+  (cd "$root" && cargo build --release -q -p keelson)
+  engine=""
+fi
 keelson="$target/release/keelson"
 charts=$(cd "$root/../shared/corpus/charts" && pwd)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-common="--namespace bench --kube-version 1.33.0"
+common="--namespace corpus --kube-version 1.33.0"
 kps="$work/kube-prometheus-stack"
 cp -r "$charts/kube-prometheus-stack" "$kps"
 for dep in kube-state-metrics prometheus-node-exporter grafana; do
@@ -35,10 +43,17 @@ label() { case $1 in large) echo "kube-prometheus-stack (4 .tgz subcharts) -f in
 rss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p'; }
 for name in large small; do
   args="release ${!name} $common"
+  if [[ -n $engine ]]; then
+    # render.rs takes CHART [VALUES...]
+    kcmd="$engine ${!name}"
+    kcmd=${kcmd/ -f / }
+  else
+    kcmd="$keelson helm template $args"
+  fi
   hyperfine -N -w 2 -r 10 --export-json "$work/$name.json" \
-    -n keelson "$keelson helm template $args" -n helm "$bin/helm template $args" >/dev/null
+    -n keelson "$kcmd" -n helm "$bin/helm template $args" >/dev/null
   # shellcheck disable=SC2086
-  krss=$(rss "$keelson" helm template $args)
+  krss=$(rss $kcmd)
   # shellcheck disable=SC2086
   hrss=$(rss "$bin/helm" template $args)
   python3 - "$work/$name.json" "$name" "$krss" "$hrss" "$(label $name)" <<'PY'

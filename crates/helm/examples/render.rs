@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let chart = keelson_helm::chart::load_dir(std::path::Path::new(&args[1])).unwrap();
+    let chart = keelson_helm::chart::load_path(std::path::Path::new(&args[1])).unwrap();
     let mut vals = keelson_helm::value::Map::new();
     for f in &args[2..] {
         let v = keelson_helm::yaml::json_numbers(

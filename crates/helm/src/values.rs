@@ -409,6 +409,7 @@ pub fn parse_set(expr: &str, into: &mut Map, as_string: bool) -> Result<(), Valu
     let mut parts = Vec::new();
     let mut cur = String::new();
     let mut chars = expr.chars().peekable();
+    let mut braces = 0usize;
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
@@ -417,7 +418,15 @@ pub fn parse_set(expr: &str, into: &mut Map, as_string: bool) -> Result<(), Valu
                     cur.push(n);
                 }
             }
-            ',' => parts.push(std::mem::take(&mut cur)),
+            '{' => {
+                braces += 1;
+                cur.push(c);
+            }
+            '}' => {
+                braces = braces.saturating_sub(1);
+                cur.push(c);
+            }
+            ',' if braces == 0 => parts.push(std::mem::take(&mut cur)),
             c => cur.push(c),
         }
     }
@@ -429,11 +438,34 @@ pub fn parse_set(expr: &str, into: &mut Map, as_string: bool) -> Result<(), Valu
         let Some((key, val)) = split_unescaped(&part, '=') else {
             return Err(err("key has no value"));
         };
-        let val = unescape(&val);
-        let value = if as_string {
-            Value::str(val)
-        } else {
-            typed(&val)
+        let one = |v: &str| {
+            let v = unescape(v);
+            if as_string { Value::str(v) } else { typed(&v) }
+        };
+        // `name={a,b,c}` sets a list
+        let value = match val.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+            Some(inner) => {
+                let mut items = Vec::new();
+                let mut item = String::new();
+                let mut it = inner.chars();
+                while let Some(c) = it.next() {
+                    match c {
+                        '\\' => {
+                            item.push('\\');
+                            if let Some(n) = it.next() {
+                                item.push(n);
+                            }
+                        }
+                        ',' => items.push(one(&std::mem::take(&mut item))),
+                        c => item.push(c),
+                    }
+                }
+                if !item.is_empty() || !items.is_empty() {
+                    items.push(one(&item));
+                }
+                Value::list(items)
+            }
+            None => one(&val),
         };
         let path = key_path(&key).map_err(|m| err(&m))?;
         set_path(into, &path, value).map_err(|m| err(&m))?;
