@@ -9,10 +9,12 @@
 //! The controller runs in the cluster or, as in keelson's tests, as a process outside it with a
 //! kubeconfig.
 
+pub mod chartsource;
 mod context;
 pub mod decrypt;
 mod events;
 mod gitrepository;
+pub mod helmrelease;
 mod kustomization;
 pub mod overlay;
 pub mod render;
@@ -84,10 +86,12 @@ pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), R
         config.requeue_dependency,
         config.namespace.clone(),
     ));
+    let charts = Arc::new(chartsource::ArtifactSource::new(ctx.clone()));
     tokio::join!(
         server,
         gitrepository::run(ctx.clone()),
-        kustomization::run(ctx)
+        kustomization::run(ctx.clone()),
+        helmrelease::run(ctx, charts)
     );
     Ok(())
 }
