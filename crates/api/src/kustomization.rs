@@ -144,6 +144,70 @@ impl KustomizationSpec {
     pub fn wait(&self) -> bool {
         self.wait.unwrap_or(false)
     }
+
+    /// Whether the spec changes the kustomization file it builds (targetNamespace,
+    /// namePrefix/Suffix, patches, images, components), as Flux's generator does.
+    pub fn has_build_settings(&self) -> bool {
+        self.target_namespace.is_some()
+            || self.name_prefix.is_some()
+            || self.name_suffix.is_some()
+            || !self.patches.is_empty()
+            || !self.images.is_empty()
+            || !self.components.is_empty()
+    }
+
+    /// Writes the spec's build settings into a kustomization document (the parsed
+    /// `kustomization.yaml` of the path, or a generated one): `namespace`, `namePrefix`,
+    /// `nameSuffix`, and `patches`, `images`, `components` appended to the file's own.
+    pub fn apply_build_settings(&self, doc: &mut serde_json::Value) {
+        use serde_json::{Value, json};
+        if !doc.is_object() {
+            *doc = json!({});
+        }
+        if let Some(ns) = &self.target_namespace {
+            doc["namespace"] = json!(ns);
+        }
+        if let Some(prefix) = &self.name_prefix {
+            doc["namePrefix"] = json!(prefix);
+        }
+        if let Some(suffix) = &self.name_suffix {
+            doc["nameSuffix"] = json!(suffix);
+        }
+        let to_values = |items: Vec<Result<Value, serde_json::Error>>| -> Vec<Value> {
+            items
+                .into_iter()
+                .map(|v| v.unwrap_or(Value::Null))
+                .collect()
+        };
+        append(
+            doc,
+            "patches",
+            to_values(self.patches.iter().map(serde_json::to_value).collect()),
+        );
+        append(
+            doc,
+            "images",
+            to_values(self.images.iter().map(serde_json::to_value).collect()),
+        );
+        append(
+            doc,
+            "components",
+            self.components.iter().map(|c| json!(c)).collect(),
+        );
+    }
+}
+
+fn append(doc: &mut serde_json::Value, key: &str, items: Vec<serde_json::Value>) {
+    if items.is_empty() {
+        return;
+    }
+    let list = &mut doc[key];
+    if !list.is_array() {
+        *list = serde_json::Value::Array(Vec::new());
+    }
+    if let Some(list) = list.as_array_mut() {
+        list.extend(items);
+    }
 }
 
 /// Labels and annotations for every applied object.

@@ -54,6 +54,10 @@ pub enum Command {
     Export(crate::commands::reconcile::ReconcileArgs),
     /// Compare a local tree with the cluster through a server-side dry-run.
     Diff(crate::commands::diff::DiffArgs),
+    /// Check a repository offline: render, graph, schemas, secrets (the CI gate).
+    Validate(crate::commands::validate::ValidateArgs),
+    /// Generate the schema bundle `validate` uses from an apiserver's /openapi/v3.
+    Schemas(crate::commands::schemas::SchemasArgs),
 }
 
 /// Arguments of `keelson version`.

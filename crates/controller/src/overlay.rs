@@ -41,12 +41,7 @@ pub fn prepare(dir: &Path, spec: &KustomizationSpec) -> Result<(), OverlayError>
         .iter()
         .map(|n| dir.join(n))
         .find(|p| p.is_file());
-    let needs_changes = spec.target_namespace.is_some()
-        || spec.name_prefix.is_some()
-        || spec.name_suffix.is_some()
-        || !spec.patches.is_empty()
-        || !spec.images.is_empty()
-        || !spec.components.is_empty();
+    let needs_changes = spec.has_build_settings();
     let (path, mut doc) = match existing {
         Some(path) if !needs_changes => {
             let _ = path;
@@ -84,53 +79,12 @@ pub fn prepare(dir: &Path, spec: &KustomizationSpec) -> Result<(), OverlayError>
             (dir.join("kustomization.yaml"), doc)
         }
     };
-    if let Some(ns) = &spec.target_namespace {
-        doc["namespace"] = json!(ns);
-    }
-    if let Some(prefix) = &spec.name_prefix {
-        doc["namePrefix"] = json!(prefix);
-    }
-    if let Some(suffix) = &spec.name_suffix {
-        doc["nameSuffix"] = json!(suffix);
-    }
-    append(
-        &mut doc,
-        "patches",
-        spec.patches
-            .iter()
-            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
-    );
-    append(
-        &mut doc,
-        "images",
-        spec.images
-            .iter()
-            .map(|i| serde_json::to_value(i).unwrap_or(Value::Null)),
-    );
-    append(
-        &mut doc,
-        "components",
-        spec.components.iter().map(|c| json!(c)),
-    );
+    spec.apply_build_settings(&mut doc);
     std::fs::write(&path, keelson_manifest::to_yaml(&doc)).map_err(|source| OverlayError::Io {
         action: "write",
         path: path.display().to_string(),
         source,
     })
-}
-
-fn append(doc: &mut Value, key: &str, items: impl Iterator<Item = Value>) {
-    let items: Vec<Value> = items.collect();
-    if items.is_empty() {
-        return;
-    }
-    let list = &mut doc[key];
-    if !list.is_array() {
-        *list = json!([]);
-    }
-    if let Some(list) = list.as_array_mut() {
-        list.extend(items);
-    }
 }
 
 /// Adds `commonMetadata` labels and annotations to every object.

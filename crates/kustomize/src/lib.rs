@@ -38,6 +38,7 @@ mod replacements;
 mod resource;
 mod smp;
 mod sort;
+pub mod substitute;
 mod transform;
 mod vars;
 

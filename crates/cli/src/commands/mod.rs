@@ -16,9 +16,11 @@ pub(crate) mod output;
 pub(crate) mod reconcile;
 pub(crate) mod release;
 pub(crate) mod runtime;
+pub(crate) mod schemas;
 pub(crate) mod sops;
 pub(crate) mod table;
 pub(crate) mod tree;
+pub(crate) mod validate;
 mod version;
 
 use crate::Exit;
@@ -47,5 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Events(args) => events::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Diff(args) => diff::diff(&args),
+        Command::Validate(args) => validate::run(&args),
+        Command::Schemas(args) => schemas::run(&args),
     }
 }

@@ -1,0 +1,941 @@
+//! Discovery and recursive rendering of a Flux repository, as the controllers would see it.
+//!
+//! Entry points are the Flux Kustomizations written in the repository that no other
+//! Kustomization's path contains (or whose own path contains them: the bootstrap
+//! `flux-system` Kustomization of a cluster directory). Each entry point starts a *cluster*:
+//! its path is built with the kustomize engine the way kustomize-controller builds it
+//! (load restrictor off, the spec's targetNamespace/patches/images/… written into the path's
+//! kustomization file, postBuild substitution with values from the ConfigMaps and Secrets
+//! rendered so far), and every Flux Kustomization in the output is rendered in turn. The graph
+//! of each cluster is then checked. Kustomization trees that no Flux Kustomization reaches are
+//! built on their own (plain kustomize trees).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::{Component, Path, PathBuf};
+
+use base64::Engine as _;
+use keelson_api::KustomizationSpec;
+use keelson_kustomize::{KUSTOMIZATION_FILE_NAMES, LoadRestrictor, Options};
+use keelson_manifest::{ObjectId, str_at};
+use serde_json::Value;
+
+use crate::finding::{Category, Finding, Location, Severity};
+use crate::fs::OverlayFs;
+use crate::repo::{Origin, Repo};
+
+const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
+const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+const HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
+
+/// One rendered object and where it came from.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The object as it would be applied.
+    pub object: Value,
+    /// The document it was written in, when found.
+    pub origin: Option<Origin>,
+    /// Where to point when the origin is unknown (the kustomization that built it).
+    pub fallback: Location,
+    /// The Flux Kustomization that deploys it (`namespace/name`), or `None` for plain trees.
+    pub owner: Option<String>,
+}
+
+impl Rendered {
+    /// The location of `pointer` inside the object.
+    pub fn location(&self, repo: &Repo, pointer: &str) -> Location {
+        match &self.origin {
+            Some(origin) => repo.location(origin, pointer),
+            None => self.fallback.clone(),
+        }
+    }
+}
+
+/// What rendering produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Every rendered object.
+    pub objects: Vec<Rendered>,
+    /// Render and graph findings.
+    pub findings: Vec<Finding>,
+    /// Flux Kustomizations rendered.
+    pub kustomizations: usize,
+    /// Plain kustomization trees built.
+    pub plain_trees: usize,
+}
+
+/// A Flux Kustomization in a cluster.
+struct Node {
+    ns: String,
+    name: String,
+    value: Value,
+    origin: Option<Origin>,
+    fallback: Location,
+    spec: Option<KustomizationSpec>,
+}
+
+impl Node {
+    fn key(&self) -> String {
+        format!("{}/{}", self.ns, self.name)
+    }
+}
+
+/// Renders the repository.
+pub fn render(repo: &Repo) -> Output {
+    let mut r = Renderer {
+        repo,
+        out: Output::default(),
+        read_all: BTreeSet::new(),
+    };
+    let statics: Vec<(Value, Origin)> = repo
+        .documents(KUSTOMIZE_GROUP, "Kustomization")
+        .map(|(v, o)| (v.clone(), o))
+        .collect();
+    let paths: Vec<Option<PathBuf>> = statics
+        .iter()
+        .map(|(v, _)| clean_rel(str_at(v, &["spec", "path"])))
+        .collect();
+    for (i, (value, origin)) in statics.iter().enumerate() {
+        let own = paths[i]
+            .as_ref()
+            .is_some_and(|p| origin.file.starts_with(p));
+        let contained = paths
+            .iter()
+            .enumerate()
+            .any(|(j, p)| j != i && p.as_ref().is_some_and(|p| origin.file.starts_with(p)));
+        if own || !contained {
+            r.cluster(value.clone(), origin.clone());
+        }
+    }
+    r.plain_trees();
+    r.out
+}
+
+struct Renderer<'a> {
+    repo: &'a Repo,
+    out: Output,
+    read_all: BTreeSet<PathBuf>,
+}
+
+/// The objects and Kustomizations of one cluster.
+#[derive(Default)]
+struct Cluster {
+    nodes: Vec<Node>,
+    index: HashMap<String, usize>,
+    /// Indices into `Output::objects`.
+    objects: Vec<usize>,
+    /// Whether some Kustomization reads another repository (its objects are unknown).
+    incomplete: bool,
+}
+
+impl Renderer<'_> {
+    fn finding(
+        &mut self,
+        category: Category,
+        severity: Severity,
+        rule: &str,
+        location: Location,
+        message: String,
+        object: Option<String>,
+    ) {
+        let mut f = Finding::new(category, severity, rule, location, message);
+        f.object = object;
+        self.out.findings.push(f);
+    }
+
+    fn node_location(&self, node: &Node, pointer: &str) -> Location {
+        match &node.origin {
+            Some(o) => self.repo.location(o, pointer),
+            None => node.fallback.clone(),
+        }
+    }
+
+    /// Renders the cluster that starts at the Kustomization `value`.
+    fn cluster(&mut self, value: Value, origin: Origin) {
+        let mut cluster = Cluster::default();
+        let fallback = self.repo.location(&origin, "");
+        let root = node_of(value, Some(origin), fallback, "flux-system");
+        let local_source = root
+            .value
+            .get("spec")
+            .and_then(|s| s.get("sourceRef"))
+            .map(|s| source_key(s, &root.ns));
+        cluster.index.insert(root.key(), 0);
+        cluster.nodes.push(root);
+        let mut queue = VecDeque::from([0usize]);
+        while let Some(i) = queue.pop_front() {
+            let children = self.render_node(&mut cluster, i, local_source.as_ref());
+            for child in children {
+                let key = child.key();
+                if cluster.index.contains_key(&key) {
+                    continue;
+                }
+                cluster.index.insert(key, cluster.nodes.len());
+                queue.push_back(cluster.nodes.len());
+                cluster.nodes.push(child);
+            }
+        }
+        self.check_graph(&cluster);
+    }
+
+    /// Renders one Kustomization; returns the Flux Kustomizations its output holds.
+    fn render_node(
+        &mut self,
+        cluster: &mut Cluster,
+        i: usize,
+        local_source: Option<&(String, String, String)>,
+    ) -> Vec<Node> {
+        let node = &cluster.nodes[i];
+        let spec = match serde_json::from_value::<KustomizationSpec>(
+            node.value.get("spec").cloned().unwrap_or(Value::Null),
+        ) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let loc = self.node_location(node, "/spec");
+                let key = node.key();
+                self.finding(
+                    Category::Render,
+                    Severity::Error,
+                    "render/invalid-kustomization",
+                    loc,
+                    format!("Kustomization {key} has an invalid spec: {e}"),
+                    Some(format!("Kustomization/{key}")),
+                );
+                return Vec::new();
+            }
+        };
+        let key = node.key();
+        let ns = node.ns.clone();
+        let source = source_key(
+            &serde_json::to_value(&spec.source_ref).unwrap_or_default(),
+            &ns,
+        );
+        cluster.nodes[i].spec = Some(spec.clone());
+        let node = &cluster.nodes[i];
+        if local_source.is_some_and(|l| *l != source) {
+            let loc = self.node_location(node, "/spec/sourceRef");
+            self.finding(
+                Category::Render,
+                Severity::Info,
+                "render/external-source",
+                loc,
+                format!(
+                    "Kustomization {key} reads {}/{}/{}, not this repository; not rendered",
+                    source.0, source.1, source.2
+                ),
+                Some(format!("Kustomization/{key}")),
+            );
+            cluster.incomplete = true;
+            return Vec::new();
+        }
+        let rel = spec.path.clone().unwrap_or_default();
+        let Some(clean) = clean_rel(&rel) else {
+            let loc = self.node_location(node, "/spec/path");
+            self.finding(
+                Category::Graph,
+                Severity::Error,
+                "graph/path-outside-repository",
+                loc,
+                format!("Kustomization {key}: path '{rel}' points outside the repository"),
+                Some(format!("Kustomization/{key}")),
+            );
+            return Vec::new();
+        };
+        let dir = self.repo.root.join(&clean);
+        if !dir.is_dir() {
+            let loc = self.node_location(node, "/spec/path");
+            self.finding(
+                Category::Graph,
+                Severity::Error,
+                "graph/missing-path",
+                loc,
+                format!("Kustomization {key}: path '{rel}' does not exist in the repository"),
+                Some(format!("Kustomization/{key}")),
+            );
+            return Vec::new();
+        }
+        let fallback = self.node_location(node, "/spec/path");
+        let owner = format!("Kustomization/{key}");
+        let Some((mut objects, read)) = self.build(&dir, Some(&spec), fallback.clone(), &owner)
+        else {
+            return Vec::new();
+        };
+        self.out.kustomizations += 1;
+        if let Some(post) = &spec.post_build {
+            self.substitute(cluster, &ns, &key, post, &mut objects, &read, &fallback);
+        }
+        let mut children = Vec::new();
+        for object in objects {
+            let origin = self.repo.origin_of(&object, &read);
+            let (group, _) = keelson_manifest::split_api_version(str_at(&object, &["apiVersion"]));
+            if group == KUSTOMIZE_GROUP && str_at(&object, &["kind"]) == "Kustomization" {
+                let loc = origin
+                    .as_ref()
+                    .map(|o| self.repo.location(o, ""))
+                    .unwrap_or_else(|| fallback.clone());
+                children.push(node_of(object.clone(), origin.clone(), loc, &ns));
+            }
+            cluster.objects.push(self.out.objects.len());
+            self.out.objects.push(Rendered {
+                object,
+                origin,
+                fallback: fallback.clone(),
+                owner: Some(key.clone()),
+            });
+        }
+        children
+    }
+
+    /// Builds `dir` as kustomize-controller would for `spec` (or plainly without one).
+    fn build(
+        &mut self,
+        dir: &Path,
+        spec: Option<&KustomizationSpec>,
+        fallback: Location,
+        what: &str,
+    ) -> Option<(Vec<Value>, BTreeSet<PathBuf>)> {
+        let mut fs = OverlayFs::new();
+        if let Some(spec) = spec.filter(|s| s.has_build_settings()) {
+            match flux_kustomization_file(dir, spec) {
+                Ok((path, text)) => fs.insert(path, text.into_bytes()),
+                Err(e) => {
+                    let loc = self.error_location(&e, &BTreeSet::new(), fallback);
+                    self.finding(
+                        Category::Render,
+                        Severity::Error,
+                        "render/build-failed",
+                        loc,
+                        format!("{what}: {}", self.scrub(&e.to_string())),
+                        Some(what.to_string()),
+                    );
+                    return None;
+                }
+            }
+        }
+        let options = Options {
+            load_restrictor: LoadRestrictor::None,
+        };
+        let result = keelson_kustomize::build_flux(&fs, dir, &options);
+        let read = fs.files_read();
+        self.read_all.extend(read.iter().cloned());
+        match result {
+            Ok(objects) => Some((objects, read)),
+            Err(e) => {
+                let loc = self.error_location(&e, &read, fallback);
+                self.finding(
+                    Category::Render,
+                    Severity::Error,
+                    "render/build-failed",
+                    loc,
+                    format!("{what}: {}", self.scrub(&e.to_string())),
+                    Some(what.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Error messages name files relative to the repository root.
+    fn scrub(&self, message: &str) -> String {
+        let root = self.repo.root.display().to_string();
+        message.replace(&format!("{root}/"), "").replace(&root, ".")
+    }
+
+    /// The best location for a build error: the file and line it names, else the line of the
+    /// kustomization file that references the missing file, else `fallback`.
+    fn error_location(
+        &self,
+        e: &keelson_kustomize::Error,
+        read: &BTreeSet<PathBuf>,
+        fallback: Location,
+    ) -> Location {
+        use keelson_kustomize::Error as E;
+        let (path, line) = match e {
+            E::Yaml { path, source } => (path, parse_error_line(source)),
+            E::Io { path, .. }
+            | E::Invalid { path, .. }
+            | E::Remote { path, .. }
+            | E::OutsideRoot { path, .. } => (path, 0),
+            E::NoKustomization { dir } | E::MultipleKustomizations { dir } | E::Cycle { dir } => {
+                (dir, 0)
+            }
+        };
+        if path.is_file() && path.starts_with(&self.repo.root) {
+            return Location::new(self.repo.relative(path), line);
+        }
+        // A missing file or a directory: the kustomization line naming it.
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            for file in read {
+                let is_kust = file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n));
+                if !is_kust {
+                    continue;
+                }
+                let rel = self.repo.relative(file);
+                if let Some(text) = self.repo.yaml.get(&rel).map(|y| &y.text)
+                    && let Some(n) = text
+                        .lines()
+                        .position(|l| l.contains(name) && !l.trim_start().starts_with('#'))
+                {
+                    return Location::new(rel, n + 1);
+                }
+            }
+        }
+        if path.is_dir() && path.starts_with(&self.repo.root) {
+            for n in KUSTOMIZATION_FILE_NAMES {
+                if path.join(n).is_file() {
+                    return Location::new(self.repo.relative(&path.join(n)), 0);
+                }
+            }
+        }
+        fallback
+    }
+
+    /// postBuild substitution, reporting variables left without a value.
+    #[allow(clippy::too_many_arguments)]
+    fn substitute(
+        &mut self,
+        cluster: &Cluster,
+        ns: &str,
+        key: &str,
+        post: &keelson_api::kustomization::PostBuild,
+        objects: &mut [Value],
+        read: &BTreeSet<PathBuf>,
+        fallback: &Location,
+    ) {
+        let mut vars = BTreeMap::new();
+        let mut complete = true;
+        for from in &post.substitute_from {
+            match self.lookup_values(cluster, &from.kind, ns, &from.name) {
+                Some(values) => vars.extend(values),
+                None if from.optional => {}
+                None => {
+                    complete = false;
+                    self.finding(
+                        Category::Render,
+                        Severity::Warning,
+                        "render/substitution-source-missing",
+                        fallback.clone(),
+                        format!(
+                            "Kustomization {key}: substituteFrom {}/{ns}/{} is not in the repository; its variables cannot be checked",
+                            from.kind, from.name
+                        ),
+                        Some(format!("Kustomization/{key}")),
+                    );
+                }
+            }
+        }
+        vars.extend(post.substitute.clone());
+        for name in vars.keys() {
+            if !keelson_kustomize::substitute::valid_name(name) {
+                self.finding(
+                    Category::Render,
+                    Severity::Error,
+                    "render/invalid-variable",
+                    fallback.clone(),
+                    format!(
+                        "Kustomization {key}: '{name}' is not a valid substitution variable name"
+                    ),
+                    Some(format!("Kustomization/{key}")),
+                );
+            }
+        }
+        let disabled = keelson_api::kustomization::SUBSTITUTE_ANNOTATION;
+        for object in objects.iter_mut() {
+            let meta = &object["metadata"];
+            if meta["annotations"][disabled] == "disabled" || meta["labels"][disabled] == "disabled"
+            {
+                continue;
+            }
+            let yaml = keelson_manifest::to_yaml(object);
+            let id = display_id(object);
+            let location = self
+                .repo
+                .origin_of(object, read)
+                .map(|o| self.repo.location(&o, ""))
+                .unwrap_or_else(|| fallback.clone());
+            match keelson_kustomize::substitute::substitute_lenient(&yaml, &vars) {
+                Ok((replaced, unset)) => {
+                    let unset: BTreeSet<String> = unset.into_iter().collect();
+                    for name in unset {
+                        let line = self.variable_line(&location, &name);
+                        self.finding(
+                            Category::Render,
+                            if complete { Severity::Error } else { Severity::Warning },
+                            "render/unresolved-variable",
+                            line,
+                            format!("{id}: variable ${{{name}}} has no value (Kustomization {key} postBuild)"),
+                            Some(id.clone()),
+                        );
+                    }
+                    if replaced != yaml {
+                        match keelson_manifest::parse_value(&replaced) {
+                            Ok(v) => *object = v,
+                            Err(e) => self.finding(
+                                Category::Render,
+                                Severity::Error,
+                                "render/substitution-failed",
+                                location.clone(),
+                                format!("{id}: invalid YAML after substitution: {e}"),
+                                Some(id.clone()),
+                            ),
+                        }
+                    }
+                }
+                Err(e) => self.finding(
+                    Category::Render,
+                    Severity::Error,
+                    "render/substitution-failed",
+                    location.clone(),
+                    format!("{id}: {e}"),
+                    Some(id.clone()),
+                ),
+            }
+        }
+    }
+
+    /// The line where `${name}` is written, searching from the object's document start.
+    fn variable_line(&self, location: &Location, name: &str) -> Location {
+        if let Some(file) = self.repo.yaml.get(&location.file) {
+            let start = location.line.saturating_sub(1);
+            let needle = format!("${{{name}");
+            if let Some(n) = file
+                .text
+                .lines()
+                .skip(start)
+                .position(|l| l.contains(&needle))
+            {
+                return Location::new(&location.file, start + n + 1);
+            }
+        }
+        location.clone()
+    }
+
+    /// The values of the ConfigMap or Secret `ns/name`: rendered in this cluster first, else
+    /// written anywhere in the repository. SOPS-encrypted values are unknown but their keys
+    /// count as set.
+    fn lookup_values(
+        &self,
+        cluster: &Cluster,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let matches = |v: &Value| {
+            str_at(v, &["kind"]) == kind
+                && str_at(v, &["metadata", "name"]) == name
+                && (str_at(v, &["metadata", "namespace"]) == ns
+                    || str_at(v, &["metadata", "namespace"]).is_empty())
+        };
+        let object = cluster
+            .objects
+            .iter()
+            .map(|&i| &self.out.objects[i].object)
+            .find(|v| matches(v))
+            .or_else(|| {
+                self.repo
+                    .documents("", kind)
+                    .map(|(v, _)| v)
+                    .find(|v| matches(v))
+            })?;
+        let encrypted = object.get("sops").is_some();
+        let mut values = BTreeMap::new();
+        for field in ["data", "stringData"] {
+            let Some(map) = object.get(field).and_then(Value::as_object) else {
+                continue;
+            };
+            for (k, v) in map {
+                let text = v.as_str().unwrap_or_default();
+                let value = if encrypted {
+                    "encrypted".to_string()
+                } else if kind == "Secret" && field == "data" {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default()
+                } else {
+                    text.to_string()
+                };
+                values.insert(k.clone(), value);
+            }
+        }
+        Some(values)
+    }
+
+    /// dependsOn targets, cycles, sourceRefs and objects deployed twice.
+    fn check_graph(&mut self, cluster: &Cluster) {
+        let objects: Vec<&Rendered> = cluster
+            .objects
+            .iter()
+            .map(|&i| &self.out.objects[i])
+            .collect();
+        let mut sources: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for r in &objects {
+            let (group, _) =
+                keelson_manifest::split_api_version(str_at(&r.object, &["apiVersion"]));
+            if group == SOURCE_GROUP {
+                sources.insert((
+                    str_at(&r.object, &["kind"]).to_string(),
+                    str_at(&r.object, &["metadata", "namespace"]).to_string(),
+                    str_at(&r.object, &["metadata", "name"]).to_string(),
+                ));
+            }
+        }
+        let mut findings = Vec::new();
+        // Edges of the dependsOn graph, for the cycle search.
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); cluster.nodes.len()];
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            let Some(spec) = &node.spec else { continue };
+            let key = node.key();
+            for (d, dep) in spec.depends_on.iter().enumerate() {
+                let dep_ns = dep.namespace.clone().unwrap_or_else(|| node.ns.clone());
+                let dep_key = format!("{dep_ns}/{}", dep.name);
+                match cluster.index.get(&dep_key) {
+                    Some(&j) => edges[i].push(j),
+                    None => findings.push(
+                        Finding::new(
+                            Category::Graph,
+                            if cluster.incomplete { Severity::Warning } else { Severity::Error },
+                            "graph/missing-dependency",
+                            self.node_location(node, &format!("/spec/dependsOn/{d}")),
+                            format!("Kustomization {key} depends on {dep_key}, which no Kustomization of this cluster defines"),
+                        )
+                        .with_object(format!("Kustomization/{key}")),
+                    ),
+                }
+            }
+            let src = &spec.source_ref;
+            let src_ns = src.namespace.clone().unwrap_or_else(|| node.ns.clone());
+            if !sources.contains(&(src.kind.clone(), src_ns.clone(), src.name.clone())) {
+                findings.push(
+                    Finding::new(
+                        Category::Graph,
+                        Severity::Error,
+                        "graph/missing-source",
+                        self.node_location(node, "/spec/sourceRef"),
+                        format!(
+                            "Kustomization {key}: sourceRef {}/{src_ns}/{} is not defined in this cluster",
+                            src.kind, src.name
+                        ),
+                    )
+                    .with_object(format!("Kustomization/{key}")),
+                );
+            }
+        }
+        for cycle in cycles(&edges) {
+            let first = &cluster.nodes[cycle[0]];
+            let names: Vec<String> = cycle
+                .iter()
+                .chain(std::iter::once(&cycle[0]))
+                .map(|&i| cluster.nodes[i].key())
+                .collect();
+            findings.push(
+                Finding::new(
+                    Category::Graph,
+                    Severity::Error,
+                    "graph/dependency-cycle",
+                    self.node_location(first, "/spec/dependsOn"),
+                    format!("dependsOn cycle: {}", names.join(" -> ")),
+                )
+                .with_object(format!("Kustomization/{}", first.key())),
+            );
+        }
+        // HelmRelease sources.
+        for r in &objects {
+            let (group, _) =
+                keelson_manifest::split_api_version(str_at(&r.object, &["apiVersion"]));
+            if group != HELM_GROUP || str_at(&r.object, &["kind"]) != "HelmRelease" {
+                continue;
+            }
+            let hr_ns = str_at(&r.object, &["metadata", "namespace"]);
+            let (pointer, src) = match r.object.pointer("/spec/chart/spec/sourceRef") {
+                Some(s) => ("/spec/chart/spec/sourceRef", s),
+                None => match r.object.pointer("/spec/chartRef") {
+                    Some(s) => ("/spec/chartRef", s),
+                    None => continue,
+                },
+            };
+            let key = source_key(src, hr_ns);
+            if !sources.contains(&key) {
+                let id = display_id(&r.object);
+                findings.push(
+                    Finding::new(
+                        Category::Graph,
+                        Severity::Error,
+                        "graph/missing-source",
+                        r.location(self.repo, pointer),
+                        format!(
+                            "{id}: sourceRef {}/{}/{} is not defined in this cluster",
+                            key.0, key.1, key.2
+                        ),
+                    )
+                    .with_object(id),
+                );
+            }
+        }
+        // Objects deployed by two Kustomizations.
+        let mut owners: HashMap<(String, String, String, String), &Rendered> = HashMap::new();
+        for r in &objects {
+            let id = ObjectId::of(&r.object);
+            let k = (id.group, id.kind, id.namespace, id.name);
+            match owners.get(&k) {
+                Some(first) if first.owner != r.owner => {
+                    let oid = display_id(&r.object);
+                    findings.push(
+                        Finding::new(
+                            Category::Graph,
+                            Severity::Error,
+                            "graph/duplicate-object",
+                            r.location(self.repo, ""),
+                            format!(
+                                "{oid} is deployed by Kustomization {} and by Kustomization {}",
+                                first.owner.as_deref().unwrap_or("?"),
+                                r.owner.as_deref().unwrap_or("?")
+                            ),
+                        )
+                        .with_object(oid),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    owners.insert(k, r);
+                }
+            }
+        }
+        self.out.findings.extend(findings);
+    }
+
+    /// Builds the kustomization trees no Flux Kustomization reached.
+    fn plain_trees(&mut self) {
+        let repo = self.repo;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for rel in &repo.files {
+            let Some(name) = rel.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !KUSTOMIZATION_FILE_NAMES.contains(&name) {
+                continue;
+            }
+            // A Flux Kustomization stored in a file named kustomization.yaml is not one.
+            let is_flux = repo.yaml.get(rel).is_some_and(|y| {
+                y.docs
+                    .iter()
+                    .any(|d| str_at(&d.value, &["apiVersion"]).starts_with(KUSTOMIZE_GROUP))
+            });
+            if !is_flux {
+                dirs.push(rel.parent().map(Path::to_path_buf).unwrap_or_default());
+            }
+        }
+        dirs.sort_by_key(|d| (d.components().count(), d.clone()));
+        for rel in dirs {
+            let dir = repo.root.join(&rel);
+            let covered = KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .any(|n| self.read_all.contains(&dir.join(n)));
+            if covered {
+                continue;
+            }
+            let file = KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .map(|n| rel.join(n))
+                .find(|p| repo.yaml.contains_key(p))
+                .unwrap_or_else(|| rel.join("kustomization.yaml"));
+            let fallback = Location::new(&file, 1);
+            let what = format!("kustomization {}", rel.display());
+            let Some((objects, read)) = self.build(&dir, None, fallback.clone(), &what) else {
+                continue;
+            };
+            self.out.plain_trees += 1;
+            for object in objects {
+                let origin = repo.origin_of(&object, &read);
+                self.out.objects.push(Rendered {
+                    object,
+                    origin,
+                    fallback: fallback.clone(),
+                    owner: None,
+                });
+            }
+        }
+    }
+}
+
+/// Writes the Flux build settings of `spec` into the kustomization file of `dir` (generated
+/// when the directory has none), returning the path and text for the overlay.
+fn flux_kustomization_file(
+    dir: &Path,
+    spec: &KustomizationSpec,
+) -> Result<(PathBuf, String), keelson_kustomize::Error> {
+    let existing = KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file());
+    let (path, mut doc) = match existing {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| keelson_kustomize::Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            let doc = keelson_manifest::parse_value(&text).map_err(|source| {
+                keelson_kustomize::Error::Yaml {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            (path, doc)
+        }
+        None => {
+            let resources: Vec<Value> =
+                keelson_kustomize::implicit_kustomization(&keelson_kustomize::RealFs, dir)?
+                    .iter()
+                    .map(|p| {
+                        Value::String(
+                            p.strip_prefix(dir)
+                                .unwrap_or(p)
+                                .to_string_lossy()
+                                .into_owned(),
+                        )
+                    })
+                    .collect();
+            let doc = serde_json::json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            });
+            (dir.join("kustomization.yaml"), doc)
+        }
+    };
+    spec.apply_build_settings(&mut doc);
+    Ok((path, keelson_manifest::to_yaml(&doc)))
+}
+
+fn node_of(value: Value, origin: Option<Origin>, fallback: Location, default_ns: &str) -> Node {
+    let ns = match str_at(&value, &["metadata", "namespace"]) {
+        "" => default_ns.to_string(),
+        ns => ns.to_string(),
+    };
+    Node {
+        name: str_at(&value, &["metadata", "name"]).to_string(),
+        ns,
+        value,
+        origin,
+        fallback,
+        spec: None,
+    }
+}
+
+/// (kind, namespace, name) of a source reference; the namespace defaults to `ns`.
+fn source_key(reference: &Value, ns: &str) -> (String, String, String) {
+    let s = |k: &str| reference.get(k).and_then(Value::as_str).unwrap_or("");
+    let namespace = match s("namespace") {
+        "" => ns,
+        n => n,
+    };
+    (s("kind").into(), namespace.into(), s("name").into())
+}
+
+/// `Kind/namespace/name` (or `Kind/name` without a namespace).
+pub fn display_id(object: &Value) -> String {
+    let kind = str_at(object, &["kind"]);
+    let name = str_at(object, &["metadata", "name"]);
+    match str_at(object, &["metadata", "namespace"]) {
+        "" => format!("{kind}/{name}"),
+        ns => format!("{kind}/{ns}/{name}"),
+    }
+}
+
+/// A Flux path (`./clusters/prod`) as a clean path relative to the root; `None` if it climbs
+/// out of the root.
+pub fn clean_rel(path: &str) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in Path::new(path).components() {
+        match part {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn parse_error_line(e: &keelson_manifest::ParseError) -> usize {
+    use keelson_manifest::ParseError as P;
+    match e {
+        P::Syntax { line, .. } | P::DuplicateKey { line, .. } | P::Unsupported { line, .. } => {
+            *line
+        }
+    }
+}
+
+/// The elementary cycles of a directed graph, each once (smallest node first), found by DFS.
+fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut found: BTreeSet<Vec<usize>> = BTreeSet::new();
+    // 0 unvisited, 1 on stack, 2 done
+    let mut state = vec![0u8; edges.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    fn dfs(
+        n: usize,
+        edges: &[Vec<usize>],
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+        found: &mut BTreeSet<Vec<usize>>,
+    ) {
+        state[n] = 1;
+        stack.push(n);
+        for &m in &edges[n] {
+            if state[m] == 1 {
+                if let Some(pos) = stack.iter().position(|&x| x == m) {
+                    let mut cycle = stack[pos..].to_vec();
+                    if let Some(min) = cycle
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, v)| **v)
+                        .map(|(i, _)| i)
+                    {
+                        cycle.rotate_left(min);
+                    }
+                    found.insert(cycle);
+                }
+            } else if state[m] == 0 {
+                dfs(m, edges, state, stack, found);
+            }
+        }
+        stack.pop();
+        state[n] = 2;
+    }
+    for n in 0..edges.len() {
+        if state[n] == 0 {
+            dfs(n, edges, &mut state, &mut stack, &mut found);
+        }
+    }
+    found.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cycles_once() {
+        let edges = vec![vec![1], vec![2], vec![0], vec![3], vec![]];
+        assert_eq!(cycles(&edges), vec![vec![0, 1, 2], vec![3]]);
+        assert!(cycles(&[vec![1], vec![]]).is_empty());
+    }
+
+    #[test]
+    fn cleans_flux_paths() {
+        assert_eq!(
+            clean_rel("./clusters/prod"),
+            Some(PathBuf::from("clusters/prod"))
+        );
+        assert_eq!(clean_rel("./"), Some(PathBuf::new()));
+        assert_eq!(clean_rel("a/../b"), Some(PathBuf::from("b")));
+        assert_eq!(clean_rel("../x"), None);
+    }
+}
