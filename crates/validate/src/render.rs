@@ -94,6 +94,8 @@ pub fn render(repo: &Repo) -> Output {
         .iter()
         .map(|(v, _)| clean_rel(str_at(v, &["spec", "path"])))
         .collect();
+    // Entry points written in the same directory (a cluster folder) form one cluster.
+    let mut groups: BTreeMap<PathBuf, Vec<(Value, Origin)>> = BTreeMap::new();
     for (i, (value, origin)) in statics.iter().enumerate() {
         let own = paths[i]
             .as_ref()
@@ -103,8 +105,19 @@ pub fn render(repo: &Repo) -> Output {
             .enumerate()
             .any(|(j, p)| j != i && p.as_ref().is_some_and(|p| origin.file.starts_with(p)));
         if own || !contained {
-            r.cluster(value.clone(), origin.clone());
+            let dir = origin
+                .file
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            groups
+                .entry(dir)
+                .or_default()
+                .push((value.clone(), origin.clone()));
         }
+    }
+    for roots in groups.into_values() {
+        r.cluster(roots);
     }
     r.plain_trees();
     r.out
@@ -125,6 +138,8 @@ struct Cluster {
     objects: Vec<usize>,
     /// Whether some Kustomization reads another repository (its objects are unknown).
     incomplete: bool,
+    /// The source the entry points read: this repository (defined or not).
+    local_source: Option<(String, String, String)>,
 }
 
 impl Renderer<'_> {
@@ -150,18 +165,28 @@ impl Renderer<'_> {
     }
 
     /// Renders the cluster that starts at the Kustomization `value`.
-    fn cluster(&mut self, value: Value, origin: Origin) {
+    fn cluster(&mut self, roots: Vec<(Value, Origin)>) {
         let mut cluster = Cluster::default();
-        let fallback = self.repo.location(&origin, "");
-        let root = node_of(value, Some(origin), fallback, "flux-system");
-        let local_source = root
-            .value
-            .get("spec")
-            .and_then(|s| s.get("sourceRef"))
-            .map(|s| source_key(s, &root.ns));
-        cluster.index.insert(root.key(), 0);
-        cluster.nodes.push(root);
-        let mut queue = VecDeque::from([0usize]);
+        let mut queue = VecDeque::new();
+        let mut local_source = None;
+        for (value, origin) in roots {
+            let fallback = self.repo.location(&origin, "");
+            let root = node_of(value, Some(origin), fallback, "flux-system");
+            if local_source.is_none() {
+                local_source = root
+                    .value
+                    .get("spec")
+                    .and_then(|s| s.get("sourceRef"))
+                    .map(|s| source_key(s, &root.ns));
+            }
+            if cluster.index.contains_key(&root.key()) {
+                continue;
+            }
+            cluster.index.insert(root.key(), cluster.nodes.len());
+            queue.push_back(cluster.nodes.len());
+            cluster.nodes.push(root);
+        }
+        cluster.local_source = local_source.clone();
         while let Some(i) = queue.pop_front() {
             let children = self.render_node(&mut cluster, i, local_source.as_ref());
             for child in children {
@@ -582,6 +607,7 @@ impl Renderer<'_> {
                 ));
             }
         }
+        sources.extend(cluster.local_source.clone());
         let mut findings = Vec::new();
         // Edges of the dependsOn graph, for the cycle search.
         let mut edges: Vec<Vec<usize>> = vec![Vec::new(); cluster.nodes.len()];
