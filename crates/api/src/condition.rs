@@ -67,6 +67,8 @@ pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// The referenced dependency graph has a cycle.
     pub const DEPENDENCY_CYCLE: &str = "DependencyCycle";
+    /// A CEL expression (healthCheckExprs, readyExpr) does not compile.
+    pub const INVALID_CEL_EXPRESSION: &str = "InvalidCELExpression";
     /// The spec asks for something keelson does not support.
     pub const UNSUPPORTED: &str = "Unsupported";
 }

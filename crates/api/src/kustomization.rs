@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Duration;
-use crate::meta::{LocalObjectReference, NamespacedObjectKindReference, NamespacedObjectReference};
+use crate::meta::{DependencyReference, LocalObjectReference, NamespacedObjectKindReference};
 
 /// The API group of Kustomizations.
 pub const GROUP: &str = "kustomize.toolkit.fluxcd.io";
@@ -49,7 +49,7 @@ pub struct KustomizationSpec {
     pub common_metadata: Option<CommonMetadata>,
     /// Kustomizations that must be Ready before this one is applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<NamespacedObjectReference>,
+    pub depends_on: Vec<DependencyReference>,
     /// Decryption of SOPS-encrypted manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Decryption>,
@@ -317,13 +317,14 @@ pub struct Image {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomHealthCheck {
-    /// API version of the kind.
+    /// API version of the kind; only its group is matched.
     pub api_version: String,
-    /// The kind.
-    pub kind: String,
-    /// True when the object is healthy.
+    /// The kind; when omitted the entry applies to every kind of the group (an entry naming
+    /// the kind takes precedence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current: Option<String>,
+    pub kind: Option<String>,
+    /// True when the object is healthy.
+    pub current: String,
     /// True while the object is progressing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_progress: Option<String>,

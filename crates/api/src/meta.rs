@@ -20,6 +20,22 @@ pub struct NamespacedObjectReference {
     pub namespace: Option<String>,
 }
 
+/// A dependency on another object of the same kind (`spec.dependsOn`), optionally in another
+/// namespace, with an optional CEL readiness expression.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyReference {
+    /// Name of the dependency.
+    pub name: String,
+    /// Namespace of the dependency; defaults to the dependent's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// A CEL expression over `dep` (the dependency) and `self` (the dependent) that replaces
+    /// the built-in readiness check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_expr: Option<String>,
+}
+
 /// A reference to an object of a given kind, optionally in another namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -252,11 +252,28 @@ impl Applier {
         ids: &[ObjectId],
         timeout: Duration,
     ) -> Result<Result<(), Vec<(ObjectId, Health)>>, ApplyError> {
+        self.wait_healthy_with(ids, timeout, &|_, _| None).await
+    }
+
+    /// [`wait_healthy`](Self::wait_healthy) with a custom judge: where `judge` returns a
+    /// verdict for a live object (e.g. from CEL expressions) it replaces the kstatus rules.
+    pub async fn wait_healthy_with(
+        &self,
+        ids: &[ObjectId],
+        timeout: Duration,
+        judge: &(dyn Fn(&ObjectId, &Value) -> Option<Health> + Send + Sync),
+    ) -> Result<Result<(), Vec<(ObjectId, Health)>>, ApplyError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let mut pending = Vec::new();
             for id in ids {
-                let health = self.health(id).await?;
+                let health = match self.get(id).await? {
+                    None => Health::NotFound,
+                    Some(live) => {
+                        let live = serde_json::to_value(&live).unwrap_or(Value::Null);
+                        judge(id, &live).unwrap_or_else(|| status_of(&live))
+                    }
+                };
                 if health != Health::Current {
                     pending.push((id.clone(), health));
                 }

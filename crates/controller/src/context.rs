@@ -1,6 +1,8 @@
 //! What every reconcile needs: the client, the artifact storage, the applier and the event
 //! recorder.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,11 +17,18 @@ pub struct Context {
     /// Where artifacts are stored.
     pub storage: keelson_source::Storage,
     /// Applies Kustomization objects (keeps a discovery cache across reconciles).
-    pub applier: keelson_apply::Applier,
+    pub applier: Arc<keelson_apply::Applier>,
     /// How soon a Kustomization waiting for dependencies is checked again.
     pub requeue_dependency: Duration,
     /// The only namespace watched, if any.
     pub namespace: Option<String>,
+    /// The configuration of `client`, for impersonating ServiceAccounts.
+    pub kube_config: Option<kube::Config>,
+    /// ServiceAccount impersonated when a Kustomization names none.
+    pub default_service_account: Option<String>,
+    /// Appliers of impersonated ServiceAccounts, by `namespace/name` (each keeps its own
+    /// discovery cache).
+    impersonated: Mutex<HashMap<String, Arc<keelson_apply::Applier>>>,
     recorder: EventRecorder,
 }
 
@@ -31,8 +40,10 @@ impl Context {
         requeue_dependency: Duration,
         namespace: Option<String>,
     ) -> Self {
-        let applier =
-            keelson_apply::Applier::new(client.clone(), keelson_api::kustomization::FIELD_MANAGER);
+        let applier = Arc::new(keelson_apply::Applier::new(
+            client.clone(),
+            keelson_api::kustomization::FIELD_MANAGER,
+        ));
         let recorder =
             EventRecorder::new(client.clone(), "keelson", std::env::var("HOSTNAME").ok());
         Self {
@@ -41,8 +52,44 @@ impl Context {
             applier,
             requeue_dependency,
             namespace,
+            kube_config: None,
+            default_service_account: None,
+            impersonated: Mutex::new(HashMap::new()),
             recorder,
         }
+    }
+
+    /// The applier acting as ServiceAccount `namespace/name` (Kubernetes impersonation of
+    /// `system:serviceaccount:<namespace>:<name>`), so that apply, prune and health checks
+    /// have exactly that account's permissions.
+    pub fn impersonating(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<keelson_apply::Applier>, String> {
+        let key = format!("{namespace}/{name}");
+        let mut cache = self
+            .impersonated
+            .lock()
+            .map_err(|_| "impersonation cache poisoned".to_string())?;
+        if let Some(applier) = cache.get(&key) {
+            return Ok(applier.clone());
+        }
+        let mut config = self.kube_config.clone().ok_or_else(|| {
+            format!(
+                "cannot impersonate ServiceAccount '{key}': the controller was started without its kubeconfig"
+            )
+        })?;
+        config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{name}"));
+        config.auth_info.impersonate_groups = None;
+        let client = Client::try_from(config)
+            .map_err(|e| format!("cannot impersonate ServiceAccount '{key}': {e}"))?;
+        let applier = Arc::new(keelson_apply::Applier::new(
+            client,
+            keelson_api::kustomization::FIELD_MANAGER,
+        ));
+        cache.insert(key, applier.clone());
+        Ok(applier)
     }
 
     /// Merge-patches the status subresource of the namespaced object `ns/name` of kind `K`.

@@ -134,6 +134,15 @@ async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, 
     let mut status = ks.status.clone().unwrap_or_default();
     status.last_handled_reconcile_at = ks.annotations().get(RECONCILE_REQUESTED_AT).cloned();
 
+    // Gate: remote clusters are not supported yet — say so rather than apply locally.
+    if ks.spec.kube_config.is_some() {
+        let failure = Failure {
+            reason: reasons::UNSUPPORTED,
+            message: "spec.kubeConfig (remote clusters) is not supported by keelson yet".into(),
+            stalled: true,
+        };
+        return report(&ks, &ctx, status, Err(failure), Duration::MAX).await;
+    }
     // Gate: the source has an artifact.
     let artifact = match source_artifact(&ks, &ctx).await {
         Ok(a) => a,
@@ -210,17 +219,18 @@ async fn apply_revision(
     let mut objects = build(ks, &root, identities).await?;
     substitute(ks, ctx, &mut objects).await?;
     crate::overlay::common_metadata(&mut objects, &ks.spec);
+    let applier = applier_for(ks, ctx)?;
+    record_planned(ks, ctx, &objects, status).await?;
     let owner = owner_labels(ks);
     let options = ApplyOptions {
         force: ks.spec.force,
         owner_labels: owner.clone(),
         ..Default::default()
     };
-    let applied = ctx
-        .applier
+    let applied = applier
         .apply(objects, &options)
         .await
-        .map_err(|e| Failure::new(reasons::RECONCILIATION_FAILED, e.to_string()))?;
+        .map_err(|e| Failure::new(reasons::RECONCILIATION_FAILED, chain(&e)))?;
     let changed: Vec<String> = applied
         .changes
         .iter()
@@ -250,11 +260,10 @@ async fn apply_revision(
     });
     if ks.spec.prune {
         let stale = old.missing_from(&applied.inventory);
-        let pruned = ctx
-            .applier
+        let pruned = applier
             .prune(stale, &owner)
             .await
-            .map_err(|e| Failure::new(reasons::PRUNE_FAILED, e.to_string()))?;
+            .map_err(|e| Failure::new(reasons::PRUNE_FAILED, chain(&e)))?;
         let deleted: Vec<String> = pruned
             .iter()
             .filter(|c| c.action == keelson_apply::Action::Deleted)
@@ -265,7 +274,63 @@ async fn apply_revision(
                 .await;
         }
     }
-    assess(ks, ctx, &applied.inventory, status).await
+    assess(ks, &applier, &applied.inventory, status).await
+}
+
+/// Before anything is applied, widens the recorded inventory to include every object of the
+/// new revision. Should the controller stop half-way through the apply, the next reconcile then
+/// knows about each object it may have created and prunes those that left Git — no orphans.
+/// (Only objects carrying this Kustomization's owner labels are ever pruned.)
+async fn record_planned(
+    ks: &Kustomization,
+    ctx: &Context,
+    objects: &[Value],
+    status: &mut KustomizationStatus,
+) -> Result<(), Failure> {
+    let old = old_inventory(status);
+    let ids: Vec<ObjectId> = objects.iter().map(ObjectId::of).collect();
+    let planned = Inventory::of(&ids);
+    if planned.missing_from(&old).is_empty() {
+        return Ok(());
+    }
+    let union = Inventory::from_entries(
+        old.entries()
+            .chain(planned.entries())
+            .map(|(id, v)| (id.to_string(), v.to_string())),
+    );
+    status.inventory = Some(ResourceInventory {
+        entries: union
+            .entries()
+            .map(|(id, v)| ResourceRef {
+                id: id.into(),
+                v: v.into(),
+            })
+            .collect(),
+    });
+    ctx.patch_status::<Kustomization>(&ks.namespace().unwrap_or_default(), &ks.name_any(), status)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                reasons::RECONCILIATION_FAILED,
+                format!("failed to record the planned inventory: {e}"),
+            )
+        })
+}
+
+/// The applier for this Kustomization: the controller's own, or one impersonating
+/// `spec.serviceAccountName` (else the controller's default ServiceAccount, if set).
+fn applier_for(ks: &Kustomization, ctx: &Context) -> Result<Arc<keelson_apply::Applier>, Failure> {
+    let account = ks
+        .spec
+        .service_account_name
+        .as_deref()
+        .or(ctx.default_service_account.as_deref());
+    match account {
+        None => Ok(ctx.applier.clone()),
+        Some(sa) => ctx
+            .impersonating(&ks.namespace().unwrap_or_default(), sa)
+            .map_err(|message| Failure::new(reasons::RECONCILIATION_FAILED, message)),
+    }
 }
 
 async fn source_artifact(
@@ -338,10 +403,12 @@ async fn dependencies_ready(ks: &Kustomization, ctx: &Context) -> Result<(), Fai
             queue.extend(deps_of(&dep, &next.0));
         }
     }
-    for (ns, name) in deps_of(ks, &own_ns) {
+    for dep_ref in &ks.spec.depends_on {
+        let ns = dep_ref.namespace.clone().unwrap_or_else(|| own_ns.clone());
+        let name = &dep_ref.name;
         let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
         let dep = api
-            .get_opt(&name)
+            .get_opt(name)
             .await
             .map_err(|e| {
                 Failure::new(
@@ -355,6 +422,36 @@ async fn dependencies_ready(ks: &Kustomization, ctx: &Context) -> Result<(), Fai
                     format!("dependency '{ns}/{name}' not found"),
                 )
             })?;
+        // A readyExpr replaces the built-in readiness check (Flux's default behaviour).
+        if let Some(expr) = dep_ref
+            .ready_expr
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+        {
+            let as_value = |k: &Kustomization| serde_json::to_value(k).unwrap_or(Value::Null);
+            match crate::health_expr::ready_expr(expr, &as_value(&dep), &as_value(ks)) {
+                Ok(true) => continue,
+                Ok(false) => {
+                    return Err(Failure::new(
+                        reasons::DEPENDENCY_NOT_READY,
+                        format!("dependency '{ns}/{name}' is not ready according to readyExpr"),
+                    ));
+                }
+                Err(message) if message.starts_with("invalid readyExpr") => {
+                    return Err(Failure {
+                        reason: reasons::INVALID_CEL_EXPRESSION,
+                        message: format!("dependsOn '{ns}/{name}': {message}"),
+                        stalled: true,
+                    });
+                }
+                Err(message) => {
+                    return Err(Failure::new(
+                        reasons::DEPENDENCY_NOT_READY,
+                        format!("dependency '{ns}/{name}': {message}"),
+                    ));
+                }
+            }
+        }
         let status = dep.status.clone().unwrap_or_default();
         let ready = condition::is_true(&status.conditions, types::READY)
             && status.observed_generation == dep.meta().generation;
@@ -512,6 +609,22 @@ async fn build(
     .map_err(|e| Failure::new(reasons::BUILD_FAILED, e.to_string()))?
 }
 
+/// An error and its causes, outermost first ("applying x: forbidden: …"), so that the
+/// condition says why, not only what.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 /// Error messages name files relative to the source root, not the controller's temp dir.
 fn scrub(message: &str, root: &Path) -> String {
     message
@@ -570,7 +683,7 @@ fn old_inventory(status: &KustomizationStatus) -> Inventory {
 /// Waits for health: every applied object with `wait`, else the named `healthChecks`.
 async fn assess(
     ks: &Kustomization,
-    ctx: &Context,
+    applier: &keelson_apply::Applier,
     inventory: &Inventory,
     status: &mut KustomizationStatus,
 ) -> Result<(), Failure> {
@@ -599,12 +712,20 @@ async fn assess(
         condition::remove(&mut status.conditions, types::HEALTHY);
         return Ok(());
     }
+    let exprs =
+        crate::health_expr::HealthExprs::compile(&ks.spec.health_check_exprs).map_err(|e| {
+            Failure {
+                reason: reasons::INVALID_CEL_EXPRESSION,
+                message: e.to_string(),
+                stalled: true,
+            }
+        })?;
     let timeout = ks.spec.timeout().as_std();
-    let verdict = ctx
-        .applier
-        .wait_healthy(&ids, timeout)
+    let judge = |id: &ObjectId, live: &Value| exprs.judge(id, live);
+    let verdict = applier
+        .wait_healthy_with(&ids, timeout, &judge)
         .await
-        .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, e.to_string()))?;
+        .map_err(|e| Failure::new(reasons::HEALTH_CHECK_FAILED, chain(&e)))?;
     match verdict {
         Ok(()) => {
             condition::set(
@@ -736,7 +857,14 @@ async fn finalize(ks: &Kustomization, ctx: &Context) {
     }
     let inventory = ks.status.as_ref().map(old_inventory).unwrap_or_default();
     let stale = inventory.missing_from(&Inventory::default());
-    if let Err(err) = ctx.applier.prune(stale, &owner_labels(ks)).await {
+    let applier = match applier_for(ks, ctx) {
+        Ok(applier) => applier,
+        Err(failure) => {
+            tracing::warn!(error = %failure, "pruning on deletion skipped");
+            return;
+        }
+    };
+    if let Err(err) = applier.prune(stale, &owner_labels(ks)).await {
         tracing::warn!(%err, "pruning on deletion failed");
     }
 }

@@ -14,6 +14,7 @@ mod context;
 pub mod decrypt;
 mod events;
 mod gitrepository;
+pub mod health_expr;
 pub mod helmrelease;
 mod kustomization;
 pub mod overlay;
@@ -40,6 +41,28 @@ pub struct ControllerConfig {
     pub requeue_dependency: Duration,
     /// Watch only this namespace (Flux's `--watch-all-namespaces=false`); all when `None`.
     pub namespace: Option<String>,
+    /// The configuration `client` was built from; needed to impersonate ServiceAccounts
+    /// (`spec.serviceAccountName`). Without it such Kustomizations fail with a clear reason.
+    pub kube_config: Option<kube::Config>,
+    /// ServiceAccount impersonated by Kustomizations that name none (Flux's
+    /// `--default-service-account`, enforcing multi-tenancy).
+    pub default_service_account: Option<String>,
+}
+
+impl Default for ControllerConfig {
+    /// Flux's defaults: storage in `/data`, artifact server on port 9090, dependencies
+    /// re-checked every 30s, all namespaces watched.
+    fn default() -> Self {
+        Self {
+            storage_path: PathBuf::from("/data"),
+            storage_addr: SocketAddr::from(([0, 0, 0, 0], 9090)),
+            storage_advertise: None,
+            requeue_dependency: Duration::from_secs(30),
+            namespace: None,
+            kube_config: None,
+            default_service_account: None,
+        }
+    }
 }
 
 /// Why the controller stopped.
@@ -80,12 +103,15 @@ pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), R
             tracing::error!(%err, "artifact server stopped");
         }
     };
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client,
         storage,
         config.requeue_dependency,
         config.namespace.clone(),
-    ));
+    );
+    ctx.kube_config = config.kube_config.clone();
+    ctx.default_service_account = config.default_service_account.clone();
+    let ctx = Arc::new(ctx);
     let charts = Arc::new(chartsource::ArtifactSource::new(ctx.clone()));
     tokio::join!(
         server,

@@ -30,6 +30,10 @@ pub struct ControllerArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
+    /// ServiceAccount (in each Kustomization's namespace) impersonated when a Kustomization
+    /// sets no `spec.serviceAccountName` — enforces multi-tenancy, as Flux's flag of that name.
+    #[arg(long)]
+    pub default_service_account: Option<String>,
 }
 
 /// Runs the controller until interrupted.
@@ -53,13 +57,15 @@ pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
             }
             None => kube::Config::infer().await.context("no kubeconfig found and not in a cluster")?,
         };
-        let client = kube::Client::try_from(config).context("failed to create the Kubernetes client")?;
+        let client = kube::Client::try_from(config.clone()).context("failed to create the Kubernetes client")?;
         let settings = keelson_controller::ControllerConfig {
             storage_path: args.storage_path.clone(),
             storage_addr: args.storage_addr,
             storage_advertise: args.storage_adv_addr.clone(),
             requeue_dependency: Duration::from_secs(args.requeue_dependency_seconds),
             namespace: args.namespace.clone(),
+            kube_config: Some(config),
+            default_service_account: args.default_service_account.clone(),
         };
         tracing::info!(storage = %args.storage_path.display(), addr = %args.storage_addr, "keelson controller starting");
         tokio::select! {
