@@ -12,8 +12,9 @@
 # and prints the medians. Pods never run (kwok fakes them), so Deployments become Available as
 # soon as the fake kubelet reports them.
 #
-#   bench/kustomizations.sh               # 100 × 20, 3 runs
+#   bench/kustomizations.sh               # 100 × 20, 3 runs, release build
 #   N=20 M=10 RUNS=1 bench/kustomizations.sh
+#   PROFILE=dev bench/kustomizations.sh   # the debug build (dependencies at opt-level 1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,8 +24,11 @@ M=${M:-20}
 RUNS=${RUNS:-3}
 ((M >= 6)) || { echo "M must be at least 6" >&2; exit 2; }
 
-cargo build --release -q -p keelson
-keelson=${CARGO_TARGET_DIR:-$root/target}/release/keelson
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" -q -p keelson
+profile_dir=$PROFILE
+[[ $PROFILE == dev ]] && profile_dir=debug
+keelson=${CARGO_TARGET_DIR:-$root/target}/$profile_dir/keelson
 testenv/build.sh kubernetes kwok >/dev/null
 testenv/up.sh --check >/dev/null 2>&1 || testenv/up.sh
 export KUBECONFIG=$KEELSON_TESTENV_RUN/kubeconfig
@@ -170,9 +174,9 @@ import statistics, sys
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 n, m = sys.argv[1], sys.argv[2]
 med = lambda i: statistics.median(r[i] for r in rows)
-print(f"\n{n} Kustomizations x {m} objects, median of {len(rows)} runs:")
+print(f"\n{n} Kustomizations x {m} objects, median of {len(rows)} runs ({sys.argv[3]} build):")
 print(f"  converge (apply -> all Ready)        {med(0):8.2f} s")
 print(f"  forced no-op reconcile of all        {med(1):8.2f} s")
 print(f"  keelson controller peak RSS (VmHWM)  {med(2)/1024:8.1f} MiB")
 print(f"  keelson controller idle RSS          {med(3)/1024:8.1f} MiB")
-' "$N" "$M"
+' "$N" "$M" "$PROFILE"
