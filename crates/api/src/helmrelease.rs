@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Duration;
+pub use crate::meta::DependencyReference;
 use crate::kustomization::{
     CommonMetadata, CustomHealthCheck, Image, Patch, ResourceInventory, Selector,
 };
@@ -247,21 +248,6 @@ pub struct CrossNamespaceObjectReference {
     /// Namespace of the referent; defaults to the HelmRelease's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-}
-
-/// A HelmRelease this one depends on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DependencyReference {
-    /// Name of the HelmRelease.
-    pub name: String,
-    /// Namespace of the HelmRelease; defaults to the referrer's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// A CEL expression deciding readiness instead of the Ready condition (not supported by
-    /// keelson yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ready_expr: Option<String>,
 }
 
 /// A ConfigMap or Secret holding values.

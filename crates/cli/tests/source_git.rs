@@ -274,6 +274,7 @@ async fn create_waits_for_ready_and_get_lists() {
         storage_advertise: None,
         requeue_dependency: Duration::from_secs(1),
         namespace: Some(ns.name().to_string()),
+        ..Default::default()
     };
     let _controller = tokio::spawn(keelson_controller::run(ns.client(), config));
 
