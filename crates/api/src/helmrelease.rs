@@ -9,10 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Duration;
-pub use crate::meta::DependencyReference;
 use crate::kustomization::{
     CommonMetadata, CustomHealthCheck, Image, Patch, ResourceInventory, Selector,
 };
+pub use crate::meta::DependencyReference;
 
 /// The API group of HelmReleases.
 pub const GROUP: &str = "helm.toolkit.fluxcd.io";

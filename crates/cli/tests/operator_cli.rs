@@ -157,6 +157,7 @@ async fn operator_commands_against_a_reconciling_controller() {
             storage_advertise: None,
             requeue_dependency: Duration::from_secs(1),
             namespace: Some(n.clone()),
+            ..Default::default()
         },
     ));
     let repos: Api<GitRepository> = ns.api();

@@ -66,7 +66,7 @@ pub fn changed_since(
     let commit = match gix::ObjectId::from_hex(rev.as_bytes()) {
         Ok(id) => repo
             .find_object(id)
-            .and_then(|o| Ok(o.peel_to_commit()?))
+            .and_then(|o| o.peel_to_commit())
             .map_err(|e| git_error(root, e))?,
         Err(_) => repo
             .find_reference(rev)

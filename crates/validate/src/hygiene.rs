@@ -51,7 +51,7 @@ fn plaintext_secret(repo: &Repo, origin: &Origin, doc: &Value, out: &mut Vec<Fin
         // Values that are all substitution variables are filled in at deploy time.
         let literal = map.values().any(|v| {
             v.as_str()
-                .is_some_and(|s| !s.is_empty() && !(s.starts_with("${") && s.ends_with('}')))
+                .is_some_and(|s| !(s.is_empty() || s.starts_with("${") && s.ends_with('}')))
         });
         if literal {
             let name = str_at(doc, &["metadata", "name"]);

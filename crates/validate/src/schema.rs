@@ -344,48 +344,6 @@ impl Validators {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn converts_kubernetes_extensions() {
-        let s = json!({
-            "type": "object",
-            "properties": {
-                "port": {"x-kubernetes-int-or-string": true},
-                "name": {"type": "string", "nullable": true},
-                "raw": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"a": {"type": "string"}}},
-            }
-        });
-        let mut v = Validators::new(
-            None,
-            &[json!({
-                "spec": {"group": "example.com", "names": {"kind": "Thing"},
-                         "versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": s}}}}]}
-            })],
-            true,
-        );
-        let ok = json!({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"},
-                        "spec": {"port": "http", "name": null, "raw": {"b": 1}}});
-        assert_eq!(v.validate(&ok), Outcome::Valid);
-        let bad = json!({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"},
-                         "spec": {"port": 1.5, "extra": true}});
-        match v.validate(&bad) {
-            Outcome::Invalid(errors) => {
-                let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
-                assert!(pointers.contains(&"/spec/port"), "{errors:?}");
-                assert!(pointers.contains(&"/spec"), "{errors:?}");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(
-            v.validate(&json!({"apiVersion": "example.com/v2", "kind": "Thing"})),
-            Outcome::UnknownKind
-        );
-    }
-}
-
 /// Standalone JSON Schema files in the layout `kubeconform -schema-location
 /// 'DIR/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'` reads, holding the
 /// same converted schemas keelson validates with (so a differential run compares engines, not
@@ -454,5 +412,47 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
         }
         Value::Array(items) => items.iter().for_each(|c| collect_refs(c, out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_kubernetes_extensions() {
+        let s = json!({
+            "type": "object",
+            "properties": {
+                "port": {"x-kubernetes-int-or-string": true},
+                "name": {"type": "string", "nullable": true},
+                "raw": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"a": {"type": "string"}}},
+            }
+        });
+        let mut v = Validators::new(
+            None,
+            &[json!({
+                "spec": {"group": "example.com", "names": {"kind": "Thing"},
+                         "versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": s}}}}]}
+            })],
+            true,
+        );
+        let ok = json!({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"},
+                        "spec": {"port": "http", "name": null, "raw": {"b": 1}}});
+        assert_eq!(v.validate(&ok), Outcome::Valid);
+        let bad = json!({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"},
+                         "spec": {"port": 1.5, "extra": true}});
+        match v.validate(&bad) {
+            Outcome::Invalid(errors) => {
+                let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+                assert!(pointers.contains(&"/spec/port"), "{errors:?}");
+                assert!(pointers.contains(&"/spec"), "{errors:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            v.validate(&json!({"apiVersion": "example.com/v2", "kind": "Thing"})),
+            Outcome::UnknownKind
+        );
     }
 }

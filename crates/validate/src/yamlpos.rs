@@ -102,16 +102,15 @@ fn value_done(stack: &mut [Frame], path: &mut Vec<String>, docs: &mut [DocLines]
 /// The current value is complete: pop its path segment and advance the parent.
 fn finish_value(stack: &mut [Frame], path: &mut Vec<String>) {
     match stack.last_mut() {
-        Some(Frame::Map { key }) => {
-            if key.take().is_some() {
-                path.pop();
-            }
+        Some(Frame::Map { key }) if key.is_some() => {
+            *key = None;
+            path.pop();
         }
         Some(Frame::Seq { index }) => {
             *index += 1;
             path.pop();
         }
-        None => {}
+        Some(Frame::Map { .. }) | None => {}
     }
 }
 

@@ -245,6 +245,7 @@ pub fn start_controller(
         storage_advertise: None,
         requeue_dependency: Duration::from_secs(1),
         namespace: Some(ns.name().to_string()),
+        ..Default::default()
     };
     (
         tokio::spawn(keelson_controller::run(ns.client(), config)),
