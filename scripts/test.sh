@@ -45,4 +45,4 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"
