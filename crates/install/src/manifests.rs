@@ -324,11 +324,16 @@ mod tests {
             .iter()
             .map(|o| o["kind"].as_str().unwrap())
             .collect();
+        // Every CRD keelson serves comes first, then the rest in apply order.
+        let crds = keelson_api::crds().len();
+        assert!(
+            kinds[..crds]
+                .iter()
+                .all(|k| *k == "CustomResourceDefinition")
+        );
         assert_eq!(
-            kinds,
+            kinds[crds..],
             [
-                "CustomResourceDefinition",
-                "CustomResourceDefinition",
                 "Namespace",
                 "ClusterRole",
                 "ClusterRoleBinding",
@@ -346,8 +351,9 @@ mod tests {
             container["image"],
             format!("ghcr.io/keelson/keelson:{}", env!("CARGO_PKG_VERSION"))
         );
+        // The ClusterRole, right after the Namespace.
         assert_eq!(
-            objects[3]["metadata"]["name"],
+            objects[crds + 1]["metadata"]["name"],
             "keelson-controller-keelson-a"
         );
     }

@@ -8,9 +8,11 @@
 //!    then subdirectories in name order);
 //! 4. `spec.ignore`, scoped to the root.
 //!
-//! Patterns have gitignore semantics (`ignore::gitignore`): `!` re-includes, a trailing `/`
-//! matches directories only, a leading `/` anchors to the file's directory. An excluded
-//! directory excludes everything below it.
+//! Patterns have gitignore syntax (`!` re-includes, a trailing `/` matches directories only, a
+//! leading `/` anchors to the file's directory) and Flux's matching (go-git's): every path is
+//! judged on its own, the last pattern matching the path *or one of its parent directories*
+//! decides. Unlike git, a later `!` pattern can therefore re-include a file below an excluded
+//! directory — `/*` then `!/src/1.0/` keeps exactly `src/1.0/`, which release channels rely on.
 
 use std::path::{Path, PathBuf};
 
@@ -68,12 +70,17 @@ pub enum FilterError {
 struct Scope {
     /// Directory the patterns are relative to, relative to the root ("" for the root).
     dir: PathBuf,
-    rules: Gitignore,
+    /// One matcher per pattern, in file order: go-git's "last pattern matching the path or a
+    /// parent" needs each pattern on its own (a combined gitignore only answers per path).
+    rules: Vec<Gitignore>,
 }
 
 /// The combined ignore rules for one checkout; see the module docs for the order.
 pub struct Filter {
     scopes: Vec<Scope>,
+    /// Whether any pattern re-includes (`!`): without one, an excluded directory excludes all
+    /// below it and the walk may skip it.
+    negations: bool,
 }
 
 impl Filter {
@@ -104,12 +111,22 @@ impl Filter {
             });
         }
         scopes.extend(user);
-        Ok(Self { scopes })
+        let negations = scopes
+            .iter()
+            .flat_map(|s| &s.rules)
+            .any(|g| g.num_whitelists() > 0);
+        Ok(Self { scopes, negations })
     }
 
-    /// Whether `rel` (a path relative to the root, `/`-separated) is excluded by a rule matching
-    /// it directly. Parents are not consulted: [`crate::archive`] prunes excluded directories
-    /// while walking.
+    /// Whether an excluded directory may still hold included files (some pattern re-includes).
+    /// When false, a walk can skip excluded directories whole.
+    pub fn may_reinclude(&self) -> bool {
+        self.negations
+    }
+
+    /// Whether `rel` (a path relative to the root, `/`-separated) is excluded: the last pattern
+    /// (scopes in priority order, patterns in file order) matching `rel` or one of its parent
+    /// directories decides, as in Flux.
     pub fn is_excluded(&self, rel: &Path, is_dir: bool) -> bool {
         for scope in self.scopes.iter().rev() {
             let Ok(inner) = rel.strip_prefix(&scope.dir) else {
@@ -118,10 +135,20 @@ impl Filter {
             if inner.as_os_str().is_empty() {
                 continue;
             }
-            match scope.rules.matched(inner, is_dir) {
-                Match::Ignore(_) => return true,
-                Match::Whitelist(_) => return false,
-                Match::None => {}
+            for rule in scope.rules.iter().rev() {
+                let mut verdict = rule.matched(inner, is_dir);
+                let mut parent = inner.parent();
+                while verdict.is_none()
+                    && let Some(dir) = parent.filter(|p| !p.as_os_str().is_empty())
+                {
+                    verdict = rule.matched(dir, true);
+                    parent = dir.parent();
+                }
+                match verdict {
+                    Match::Ignore(_) => return true,
+                    Match::Whitelist(_) => return false,
+                    Match::None => {}
+                }
             }
         }
         false
@@ -132,23 +159,25 @@ fn build<'a>(
     root: &Path,
     origin: &str,
     lines: impl Iterator<Item = &'a str>,
-) -> Result<Gitignore, FilterError> {
-    let mut builder = GitignoreBuilder::new(root);
+) -> Result<Vec<Gitignore>, FilterError> {
+    let mut rules = Vec::new();
     for (i, line) in lines.enumerate() {
-        // Flux skips comments and blank lines itself; the builder does the same.
+        let error = |message: String| FilterError::Pattern {
+            origin: origin.to_string(),
+            line: i + 1,
+            message,
+        };
+        let mut builder = GitignoreBuilder::new(root);
         builder
             .add_line(None, line)
-            .map_err(|e| FilterError::Pattern {
-                origin: origin.to_string(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| error(e.to_string()))?;
+        let rule = builder.build().map_err(|e| error(e.to_string()))?;
+        // Comments and blank lines add no pattern.
+        if rule.num_ignores() + rule.num_whitelists() > 0 {
+            rules.push(rule);
+        }
     }
-    builder.build().map_err(|e| FilterError::Pattern {
-        origin: origin.to_string(),
-        line: 0,
-        message: e.to_string(),
-    })
+    Ok(rules)
 }
 
 /// Reads `<dir>/.sourceignore` then recurses into subdirectories in name order (not `.git`).

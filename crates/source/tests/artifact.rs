@@ -309,3 +309,70 @@ async fn artifacts_are_served_over_http() {
         "kind: X\n"
     );
 }
+
+/// Ignore rules judged as Flux judges them (each path on its own, the last pattern matching it
+/// or a parent decides), compared with the real `flux build artifact --ignore-paths` on the same
+/// tree: `!` can re-include below an excluded directory, which plain git cannot.
+#[test]
+fn ignore_rules_match_flux_build_artifact() {
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path();
+    for f in [
+        "README.md",
+        "docs/d.md",
+        "docs/keep.md",
+        "src/top.yaml",
+        "src/1.0/a.yaml",
+        "src/1.0/sub/b.yaml",
+        "src/1.1/c.yaml",
+        "src/1.1/sub/b.yaml",
+        "clusters/prod/k.yaml",
+        "clusters/dev/k.yaml",
+    ] {
+        let path = root.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "x\n").unwrap();
+    }
+    let cases: &[&[&str]] = &[
+        &["/*", "!/src/1.0/"],
+        &["!/src/1.0/", "/*"],
+        &["docs/", "!docs/keep.md"],
+        &["*.md", "!docs/keep.md"],
+        &["src/**/b.yaml", "top.yaml"],
+        &["**/sub"],
+        &["clusters/**", "!clusters/prod/"],
+        &["/*", "!/src/", "/src/1.1/"],
+    ];
+    let store = tempfile::tempdir().unwrap();
+    let storage = Storage::new(store.path(), "h").unwrap();
+    for (i, patterns) in cases.iter().enumerate() {
+        let filter = Filter::for_dir(root, Some(&patterns.join("\n"))).unwrap();
+        let ours = storage
+            .archive(
+                &format!("gitrepository/ns/n/{i}.tar.gz"),
+                "r",
+                root,
+                &filter,
+            )
+            .unwrap();
+        let ours = file_names(&storage.local_path(&ours.path));
+
+        let flux_out = store.path().join(format!("flux-{i}.tgz"));
+        let out = std::process::Command::new(keelson_testsupport::tool("flux"))
+            .args(["build", "artifact", "--path"])
+            .arg(root)
+            .arg("--output")
+            .arg(&flux_out)
+            .arg(format!("--ignore-paths={}", patterns.join(",")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "flux build artifact: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut theirs = file_names(&flux_out);
+        theirs.sort();
+        assert_eq!(ours, theirs, "patterns {patterns:?}");
+    }
+}

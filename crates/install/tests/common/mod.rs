@@ -255,23 +255,32 @@ pub fn start_controller(
 
 /// Waits until Kustomization `name` is Ready at `revision`.
 pub async fn ready_at(api: &Api<Kustomization>, name: &str, revision: &str) -> Kustomization {
-    eventually(
-        &format!("Kustomization {name} Ready at {revision}"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            let revision = revision.to_string();
-            async move {
-                let ks = api.get(&name).await.ok()?;
-                let status = ks.status.clone()?;
-                (condition::is_true(&status.conditions, "Ready")
-                    && status.last_applied_revision.as_deref() == Some(revision.as_str()))
-                .then_some(ks)
+    // On timeout, say what the object last looked like: a bare "timed out" hides the cause.
+    let mut last = String::from("never read");
+    let waited = tokio::time::timeout(WAIT, async {
+        loop {
+            match api.get(name).await {
+                Ok(ks) => {
+                    if let Some(status) = &ks.status
+                        && condition::is_true(&status.conditions, "Ready")
+                        && status.last_applied_revision.as_deref() == Some(revision)
+                    {
+                        return ks;
+                    }
+                    last = format!("{:?}", ks.status);
+                }
+                Err(e) => last = format!("read error: {e}"),
             }
-        },
-    )
-    .await
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await;
+    match waited {
+        Ok(ks) => ks,
+        Err(_) => panic!(
+            "timed out after {WAIT:?} waiting for Kustomization {name} Ready at {revision}; last status: {last}"
+        ),
+    }
 }
 
 /// Sets reconcile.fluxcd.io/requestedAt on a namespaced object; returns the token.
