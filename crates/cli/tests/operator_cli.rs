@@ -222,6 +222,74 @@ async fn operator_commands_against_a_reconciling_controller() {
     let r = keelson(&["reconcile", "ks", "apps", "-n", &n]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
+    // get: kubectl-like tables, YAML, exit 1 for a missing name, one table per kind for all.
+    let g = keelson(&["get", "kustomizations", "-n", &n]).await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let lines: Vec<&str> = g.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"],
+        "{}",
+        g.stdout
+    );
+    for name in ["apps", "root"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(name)
+                && l.contains(&rev1)
+                && l.contains("False       True")),
+            "{name} Ready at {rev1}:\n{}",
+            g.stdout
+        );
+    }
+    let g = keelson(&["get", "ks", "apps", "-n", &n, "-o", "yaml"]).await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let docs = keelson_manifest::parse_documents(&g.stdout).unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["kind"], "Kustomization");
+    assert_eq!(docs[0]["status"]["lastAppliedRevision"], rev1.as_str());
+    let g = keelson(&["get", "ks", "missing", "-n", &n]).await;
+    assert_eq!(g.code, 1, "{}{}", g.stdout, g.stderr);
+    assert!(g.stderr.contains("'missing' not found"), "{}", g.stderr);
+    let g = keelson(&["get", "helmreleases", "-n", &n]).await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(
+        g.stdout.is_empty() && g.stderr.contains("no HelmRelease objects"),
+        "{}",
+        g.stderr
+    );
+    let g = keelson(&["get", "all", "-n", &n]).await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(
+        g.stdout.contains("gitrepository/flux-system"),
+        "{}",
+        g.stdout
+    );
+    assert!(g.stdout.contains("kustomization/root"), "{}", g.stdout);
+    assert!(
+        g.stdout.contains("\n\nNAME"),
+        "a blank line between tables: {}",
+        g.stdout
+    );
+
+    // suspend: shown in get, reconcile refuses (exit 1); resume reconciles again (exit 0).
+    let s = keelson(&["suspend", "kustomization", "apps", "-n", &n]).await;
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let g = keelson(&["get", "ks", "apps", "-n", &n]).await;
+    assert!(
+        g.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("True        True")),
+        "{}",
+        g.stdout
+    );
+    let r = keelson(&["reconcile", "ks", "apps", "-n", &n]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is suspended"), "{}", r.stderr);
+    let s = keelson(&["resume", "kustomization", "apps", "-n", &n]).await;
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert!(kss.get("apps").await.unwrap().spec.suspend != Some(true));
+
     // tree: root applied apps, which applied the ConfigMap.
     let t = keelson(&["tree", "kustomization", "root", "-n", &n]).await;
     assert_eq!(t.code, 0, "{}", t.stderr);

@@ -112,17 +112,12 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<Exit> {
             .context("failed to list events")?
             .items;
         let rows = rows(events, args.for_object.as_deref(), args.all_namespaces);
-        let table: Vec<Vec<String>> = rows
-            .into_iter()
-            .map(|r| vec![r.time, r.type_, r.reason, r.object, r.message])
-            .collect();
-        print!(
-            "{}",
-            super::table::render(
-                &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
-                &table
-            )
-        );
+        let mut table =
+            super::output::Table::new(["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+        for r in rows {
+            table.push([r.time, r.type_, r.reason, r.object, r.message]);
+        }
+        print!("{}", table.render());
         Ok(Exit::Success)
     })
 }

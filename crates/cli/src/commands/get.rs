@@ -10,7 +10,7 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use keelson_api::GitRepository;
+use keelson_api::{GitRepository, HelmRelease, Kustomization};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::Value;
 
@@ -32,6 +32,25 @@ pub enum GetWhat {
     /// Sources.
     #[command(subcommand)]
     Sources(GetSources),
+    /// Kustomization objects.
+    #[command(visible_alias = "ks", alias = "kustomization")]
+    Kustomizations(ListArgs),
+    /// HelmRelease objects.
+    #[command(visible_alias = "hr", alias = "helmrelease")]
+    Helmreleases(ListArgs),
+    /// Every kind above, one table per kind (names as `kind/name`).
+    All(AllArgs),
+}
+
+/// Arguments of `keelson get all`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AllArgs {
+    /// List the objects of all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Cluster and namespace.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// The source kinds `keelson get sources` lists.
@@ -76,6 +95,40 @@ impl FluxKind {
             resource: ApiResource::erase::<GitRepository>(&()),
             revision: |object| text_at(object, &["status", "artifact", "revision"]),
         }
+    }
+
+    /// `kustomize.toolkit.fluxcd.io/v1` Kustomization; its revision is the last applied one.
+    pub fn kustomization() -> Self {
+        Self {
+            kind: "Kustomization",
+            resource: ApiResource::erase::<Kustomization>(&()),
+            revision: |object| text_at(object, &["status", "lastAppliedRevision"]),
+        }
+    }
+
+    /// `helm.toolkit.fluxcd.io/v2` HelmRelease; its revision is the chart version of the newest
+    /// release in its history, as `flux get helmreleases` prints it.
+    pub fn helm_release() -> Self {
+        Self {
+            kind: "HelmRelease",
+            resource: ApiResource::erase::<HelmRelease>(&()),
+            revision: |object| {
+                object
+                    .pointer("/status/history/0/chartVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            },
+        }
+    }
+
+    /// The kinds `keelson get all` lists, sources first.
+    pub fn all() -> Vec<Self> {
+        vec![
+            Self::git_repository(),
+            Self::kustomization(),
+            Self::helm_release(),
+        ]
     }
 }
 
@@ -237,12 +290,69 @@ pub async fn get(kind: &FluxKind, args: &ListArgs) -> anyhow::Result<Exit> {
     }
 }
 
+/// `keelson get all`: one table per kind that has objects, names prefixed with the lower-case
+/// kind as `flux get all` prints them. A kind whose CRD is not installed is skipped.
+pub async fn get_all(args: &AllArgs) -> anyhow::Result<Exit> {
+    let client = args.cluster.client().await?;
+    let list = ListArgs {
+        name: None,
+        all_namespaces: args.all_namespaces,
+        output: OutputFormat::Table,
+        cluster: args.cluster.clone(),
+    };
+    let mut tables = Vec::new();
+    for kind in FluxKind::all() {
+        let objects = match list_objects(client.clone(), &kind, &list).await {
+            Ok(Listed::Objects(objects)) => objects,
+            Ok(Listed::NotFound) => Vec::new(),
+            Err(err) if crd_missing(&err) => continue,
+            Err(err) => return Err(err),
+        };
+        if objects.is_empty() {
+            continue;
+        }
+        let prefixed: Vec<Value> = objects
+            .into_iter()
+            .map(|mut o| {
+                let name = text_at(&o, &["metadata", "name"]);
+                o["metadata"]["name"] = format!("{}/{name}", kind.kind.to_lowercase()).into();
+                o
+            })
+            .collect();
+        tables.push(status_table(&kind, &prefixed, args.all_namespaces).render());
+    }
+    if tables.is_empty() {
+        let where_ = if args.all_namespaces {
+            "any namespace".to_string()
+        } else {
+            format!("{} namespace", args.cluster.namespace)
+        };
+        eprintln!("no Flux objects found in {where_}");
+    } else {
+        output::print(&tables.join("\n"))?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Whether listing failed because the kind's CRD is not installed (a 404 on the list).
+fn crd_missing(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<kube::Error>(),
+            Some(kube::Error::Api(status)) if status.code == 404
+        )
+    })
+}
+
 /// Runs `keelson get`.
 pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async {
         match &args.what {
             GetWhat::Sources(GetSources::Git(list)) => get(&FluxKind::git_repository(), list).await,
+            GetWhat::Kustomizations(list) => get(&FluxKind::kustomization(), list).await,
+            GetWhat::Helmreleases(list) => get(&FluxKind::helm_release(), list).await,
+            GetWhat::All(all) => get_all(all).await,
         }
     })
 }

@@ -18,7 +18,6 @@ pub(crate) mod release;
 pub(crate) mod runtime;
 pub(crate) mod schemas;
 pub(crate) mod sops;
-pub(crate) mod table;
 pub(crate) mod tree;
 pub(crate) mod validate;
 mod version;
