@@ -96,7 +96,7 @@ git -C "$repo" add -A
 git -C "$repo" -c user.name=bench -c user.email=bench@example.com commit -q -m bench
 git -C "$repo" push -q "$work/repo.git" main
 port=$(free_port)
-git daemon --reuseaddr --export-all --listen=127.0.0.1 --port="$port" --base-path="$work" "$work" >/dev/null 2>&1 &
+"$(git --exec-path)/git-daemon" --reuseaddr --export-all --listen=127.0.0.1 --port="$port" --base-path="$work" "$work" >/dev/null 2>&1 &
 pids+=($!)
 url="git://127.0.0.1:$port/repo.git"
 

@@ -44,7 +44,7 @@ git -C "$work/checkout" init -q -b main
 git -C "$work/checkout" add -A
 git -C "$work/checkout" -c user.name=demo -c user.email=demo@example.com commit -q -m "cluster layout"
 git -C "$work/checkout" push -q "$work/cloudlab.git" main
-git daemon --reuseaddr --export-all --listen=127.0.0.1 --port="$port" --base-path="$work" "$work" \
+"$(git --exec-path)/git-daemon" --reuseaddr --export-all --listen=127.0.0.1 --port="$port" --base-path="$work" "$work" \
   >"$work/git-daemon.log" 2>&1 &
 pids+=($!)
 echo "$url"

@@ -189,7 +189,8 @@ start() {
   # git daemon
   local daemon_port
   daemon_port=$(free_port)
-  git daemon --reuseaddr --listen=127.0.0.1 --port="$daemon_port" --base-path="$dir/repos" \
+  # git-daemon itself, not the `git daemon` wrapper: stop must kill the server, not its parent.
+  "$(git --exec-path)/git-daemon" --reuseaddr --listen=127.0.0.1 --port="$daemon_port" --base-path="$dir/repos" \
     --export-all --informative-errors "$dir/repos" >"$dir/logs/git-daemon.log" 2>&1 &
   echo $! >"$dir/pids/git-daemon.pid"
 

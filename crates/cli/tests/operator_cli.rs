@@ -52,13 +52,8 @@ fn daemon(base: &Path) -> Daemon {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--listen=127.0.0.1",
-        ])
+    let child = keelson_testsupport::git_daemon()
+        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
         .arg(format!("--port={port}"))
         .arg(format!("--base-path={}", base.display()))
         .arg(base)

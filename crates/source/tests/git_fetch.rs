@@ -507,13 +507,8 @@ async fn server_down_then_back() {
     assert!(matches!(err, FetchError::Connect { .. }), "{err:?}");
 
     // The server comes back on the same port: the next fetch succeeds.
-    let mut daemon = std::process::Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            "--export-all",
-        ])
+    let mut daemon = keelson_testsupport::git_daemon()
+        .args(["--reuseaddr", "--listen=127.0.0.1", "--export-all"])
         .arg(format!("--port={port}"))
         .arg(format!("--base-path={}", repos.path().display()))
         .arg(repos.path())

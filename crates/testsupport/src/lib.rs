@@ -169,6 +169,21 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
+/// A command running the `git-daemon` server directly. `git daemon …` runs `git-daemon` as a
+/// child process, so killing the process it spawned would leave the server behind.
+///
+/// # Panics
+/// If `git --exec-path` fails (git is not installed).
+pub fn git_daemon() -> std::process::Command {
+    let out = std::process::Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git is installed");
+    assert!(out.status.success(), "git --exec-path failed");
+    let exec_path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::process::Command::new(PathBuf::from(exec_path).join("git-daemon"))
+}
+
 /// A namespace of its own for one test, deleted when dropped.
 ///
 /// The name is `<prefix>-<random>` so that parallel tests and repeated runs never collide.

@@ -67,13 +67,8 @@ impl GitServer {
         git(&work, &["init", "-q"]);
         git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
         let port = free_port();
-        let daemon = Command::new("git")
-            .args([
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--listen=127.0.0.1",
-            ])
+        let daemon = keelson_testsupport::git_daemon()
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", dir.path().display()))
             .arg(dir.path())
