@@ -188,12 +188,14 @@ fn check_schemas(
         keelson_manifest::str_at(v, &["kind"]) == "CustomResourceDefinition"
             && keelson_manifest::str_at(v, &["apiVersion"]).starts_with("apiextensions.k8s.io/")
     };
-    let mut crds: Vec<serde_json::Value> = objects
-        .iter()
-        .map(|r| &r.object)
-        .filter(|v| is_crd(v))
-        .cloned()
-        .collect();
+    let mut crds = schema::flux_crds();
+    crds.extend(
+        objects
+            .iter()
+            .map(|r| &r.object)
+            .filter(|v| is_crd(v))
+            .cloned(),
+    );
     crds.extend(
         repo.documents("apiextensions.k8s.io", "CustomResourceDefinition")
             .map(|(v, _)| v.clone()),

@@ -26,6 +26,13 @@ use crate::repo::{Origin, Repo};
 const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 const HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
+/// The source kinds a Flux Kustomization can read.
+const SOURCE_KINDS: [&str; 4] = [
+    "GitRepository",
+    "OCIRepository",
+    "Bucket",
+    "ExternalArtifact",
+];
 
 /// One rendered object and where it came from.
 #[derive(Debug, Clone)]
@@ -86,10 +93,26 @@ pub fn render(repo: &Repo) -> Output {
         out: Output::default(),
         read_all: BTreeSet::new(),
     };
-    let statics: Vec<(Value, Origin)> = repo
+    // Kustomization documents that are resources of this repository: fragments without a
+    // sourceRef (patch files such as tenants/*/dev-team-patch.yaml) and Kustomizations that read
+    // another source defined here (a tenant's GitRepository, an OCIRepository) are not.
+    let all: Vec<(Value, Origin)> = repo
         .documents(KUSTOMIZE_GROUP, "Kustomization")
+        .filter(|(v, _)| v.pointer("/spec/sourceRef").is_some())
         .map(|(v, o)| (v.clone(), o))
         .collect();
+    let local = local_sources(repo, &all);
+    let reads_local = |v: &Value| {
+        v.pointer("/spec/sourceRef")
+            .is_some_and(|s| local.contains(&source_key(s, default_ns(v))))
+    };
+    // A repository none of whose Kustomizations reads it (each names its own source) is
+    // rendered from all of them rather than not at all.
+    let statics: Vec<(Value, Origin)> = if all.iter().any(|(v, _)| reads_local(v)) {
+        all.into_iter().filter(|(v, _)| reads_local(v)).collect()
+    } else {
+        all
+    };
     let paths: Vec<Option<PathBuf>> = statics
         .iter()
         .map(|(v, _)| clean_rel(str_at(v, &["spec", "path"])))
@@ -136,8 +159,9 @@ struct Cluster {
     index: HashMap<String, usize>,
     /// Indices into `Output::objects`.
     objects: Vec<usize>,
-    /// Whether some Kustomization reads another repository (its objects are unknown).
-    incomplete: bool,
+    /// Indices into `nodes` of the Kustomizations that read another source than this
+    /// repository (not rendered).
+    external: Vec<usize>,
     /// The source the entry points read: this repository (defined or not).
     local_source: Option<(String, String, String)>,
 }
@@ -237,19 +261,9 @@ impl Renderer<'_> {
         cluster.nodes[i].spec = Some(spec.clone());
         let node = &cluster.nodes[i];
         if local_source.is_some_and(|l| *l != source) {
-            let loc = self.node_location(node, "/spec/sourceRef");
-            self.finding(
-                Category::Render,
-                Severity::Info,
-                "render/external-source",
-                loc,
-                format!(
-                    "Kustomization {key} reads {}/{}/{}, not this repository; not rendered",
-                    source.0, source.1, source.2
-                ),
-                Some(format!("Kustomization/{key}")),
-            );
-            cluster.incomplete = true;
+            // Reported by the graph check: as not rendered when the cluster defines the
+            // source, as a missing source when it does not.
+            cluster.external.push(i);
             return Vec::new();
         }
         let rel = spec.path.clone().unwrap_or_default();
@@ -483,29 +497,48 @@ impl Renderer<'_> {
             match keelson_kustomize::substitute::substitute_lenient(&yaml, &vars) {
                 Ok((replaced, unset)) => {
                     let unset: BTreeSet<String> = unset.into_iter().collect();
-                    for name in unset {
-                        let line = self.variable_line(&location, &name);
+                    let parsed = if replaced == yaml {
+                        None
+                    } else {
+                        Some(keelson_manifest::parse_value(&replaced))
+                    };
+                    // An unset variable becomes "" (Flux without strict substitution), which
+                    // can leave invalid YAML (`image: nginx:${tag}` → `image: nginx:`): the
+                    // variable is the fault, reported once with that consequence.
+                    let broken = if !unset.is_empty()
+                        && let Some(Err(e)) = &parsed
+                    {
+                        Some(format!(
+                            "; left empty, the object is no longer valid YAML ({e})"
+                        ))
+                    } else {
+                        None
+                    };
+                    for name in &unset {
+                        let line = self.variable_line(&location, name);
                         self.finding(
                             Category::Render,
                             if complete { Severity::Error } else { Severity::Warning },
                             "render/unresolved-variable",
                             line,
-                            format!("{id}: variable ${{{name}}} has no value (Kustomization {key} postBuild)"),
+                            format!(
+                                "{id}: variable ${{{name}}} has no value (Kustomization {key} postBuild){}",
+                                broken.as_deref().unwrap_or("")
+                            ),
                             Some(id.clone()),
                         );
                     }
-                    if replaced != yaml {
-                        match keelson_manifest::parse_value(&replaced) {
-                            Ok(v) => *object = v,
-                            Err(e) => self.finding(
-                                Category::Render,
-                                Severity::Error,
-                                "render/substitution-failed",
-                                location.clone(),
-                                format!("{id}: invalid YAML after substitution: {e}"),
-                                Some(id.clone()),
-                            ),
-                        }
+                    match parsed {
+                        Some(Ok(v)) => *object = v,
+                        Some(Err(e)) if broken.is_none() => self.finding(
+                            Category::Render,
+                            Severity::Error,
+                            "render/substitution-failed",
+                            location.clone(),
+                            format!("{id}: invalid YAML after substitution: {e}"),
+                            Some(id.clone()),
+                        ),
+                        _ => {}
                     }
                 }
                 Err(e) => self.finding(
@@ -609,6 +642,35 @@ impl Renderer<'_> {
         }
         sources.extend(cluster.local_source.clone());
         let mut findings = Vec::new();
+        // A Kustomization reading another source the cluster defines deploys objects (and
+        // maybe Kustomizations) the gate cannot see: the cluster is incomplete.
+        let mut incomplete = false;
+        for &i in &cluster.external {
+            let node = &cluster.nodes[i];
+            let Some(spec) = &node.spec else { continue };
+            let source = source_key(
+                &serde_json::to_value(&spec.source_ref).unwrap_or_default(),
+                &node.ns,
+            );
+            if !sources.contains(&source) {
+                continue;
+            }
+            incomplete = true;
+            let key = node.key();
+            findings.push(
+                Finding::new(
+                    Category::Render,
+                    Severity::Info,
+                    "render/external-source",
+                    self.node_location(node, "/spec/sourceRef"),
+                    format!(
+                        "Kustomization {key} reads {}/{}/{}, not this repository; not rendered",
+                        source.0, source.1, source.2
+                    ),
+                )
+                .with_object(format!("Kustomization/{key}")),
+            );
+        }
         // Edges of the dependsOn graph, for the cycle search.
         let mut edges: Vec<Vec<usize>> = vec![Vec::new(); cluster.nodes.len()];
         for (i, node) in cluster.nodes.iter().enumerate() {
@@ -622,7 +684,7 @@ impl Renderer<'_> {
                     None => findings.push(
                         Finding::new(
                             Category::Graph,
-                            if cluster.incomplete { Severity::Warning } else { Severity::Error },
+                            if incomplete { Severity::Warning } else { Severity::Error },
                             "graph/missing-dependency",
                             self.node_location(node, &format!("/spec/dependsOn/{d}")),
                             format!("Kustomization {key} depends on {dep_key}, which no Kustomization of this cluster defines"),
@@ -834,6 +896,56 @@ fn flux_kustomization_file(
     };
     spec.apply_build_settings(&mut doc);
     Ok((path, keelson_manifest::to_yaml(&doc)))
+}
+
+/// The sources that stand for this repository, as (kind, namespace, name): those of the
+/// Kustomizations whose path (below the root) contains their own file (the bootstrap sync of a
+/// cluster folder),
+/// the `flux-system` GitRepository that `flux bootstrap` creates, and every source referenced
+/// but defined nowhere in the repository (bootstrap defines it in the cluster). A source the
+/// repository defines otherwise points at another repository, branch or artifact.
+fn local_sources(
+    repo: &Repo,
+    kustomizations: &[(Value, Origin)],
+) -> BTreeSet<(String, String, String)> {
+    let mut defined = BTreeSet::new();
+    for kind in SOURCE_KINDS {
+        for (v, _) in repo.documents(SOURCE_GROUP, kind) {
+            defined.insert((
+                kind.to_string(),
+                default_ns(v).to_string(),
+                str_at(v, &["metadata", "name"]).to_string(),
+            ));
+        }
+    }
+    let mut local = BTreeSet::new();
+    local.insert((
+        "GitRepository".to_string(),
+        "flux-system".to_string(),
+        "flux-system".to_string(),
+    ));
+    for (v, origin) in kustomizations {
+        let Some(reference) = v.pointer("/spec/sourceRef") else {
+            continue;
+        };
+        let key = source_key(reference, default_ns(v));
+        // A path of the repository root contains every file: it says nothing of which
+        // repository the source is (tenant and OCI Kustomizations use `./`).
+        let own = clean_rel(str_at(v, &["spec", "path"]))
+            .is_some_and(|p| !p.as_os_str().is_empty() && origin.file.starts_with(p));
+        if own || !defined.contains(&key) {
+            local.insert(key);
+        }
+    }
+    local
+}
+
+/// The namespace written in a document, `flux-system` (where Flux objects live) when none is.
+fn default_ns(v: &Value) -> &str {
+    match str_at(v, &["metadata", "namespace"]) {
+        "" => "flux-system",
+        ns => ns,
+    }
 }
 
 fn node_of(value: Value, origin: Option<Origin>, fallback: Location, default_ns: &str) -> Node {

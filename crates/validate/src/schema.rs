@@ -344,11 +344,23 @@ impl Validators {
     }
 }
 
+/// The CustomResourceDefinitions of the Flux kinds keelson serves (GitRepository,
+/// Kustomization, HelmRelease), as JSON: built-in schemas for them, so a repository need not
+/// carry Flux's CRDs (`gotk-components.yaml`) for its Flux objects to be validated. CRDs found
+/// in the repository come after and take precedence.
+pub fn flux_crds() -> Vec<Value> {
+    keelson_api::crds()
+        .iter()
+        .filter_map(|crd| serde_json::to_value(crd).ok())
+        .collect()
+}
+
 /// Standalone JSON Schema files in the layout `kubeconform -schema-location
-/// 'DIR/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'` reads, holding the
+/// 'DIR/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json'` reads (`.Group` being
+/// what precedes the slash of the apiVersion: `v1` for the core group), holding the
 /// same converted schemas keelson validates with (so a differential run compares engines, not
 /// schema sources): one file per built-in kind of `bundle`, with the definitions it reaches,
-/// and one per CRD version.
+/// and one per CRD version ([`flux_crds`], then `crds`).
 pub fn kubeconform_files(
     bundle: Option<&Bundle>,
     crds: &[Value],
@@ -360,14 +372,19 @@ pub fn kubeconform_files(
         let group = parts.next().unwrap_or("");
         let version = parts.next().unwrap_or("");
         let kind = parts.next().unwrap_or("").to_lowercase();
-        std::path::PathBuf::from(group).join(format!("{kind}_{version}.json"))
+        // kubeconform's `.Group` is the part of apiVersion before the slash: the version
+        // itself for the core group (`v1/configmap_v1.json`).
+        let dir = if group.is_empty() { version } else { group };
+        std::path::PathBuf::from(dir).join(format!("{kind}_{version}.json"))
     };
     if let Some(b) = bundle {
         for (key, name) in &b.kinds {
             out.push((file(key), standalone(b, name, strict)));
         }
     }
-    let v = Validators::new(None, crds, strict);
+    let mut all = flux_crds();
+    all.extend(crds.iter().cloned());
+    let v = Validators::new(None, &all, strict);
     for (key, schema) in v.crds {
         out.push((file(&key), schema));
     }
