@@ -130,8 +130,9 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "age-secret-key",
         description: "age secret key",
-        keywords: &["age-secret-key-1"],
-        pattern: r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",
+        // `AGE-SECRET-KEY-PQ-1…`: the post-quantum (ML-KEM hybrid) identities of age 1.3.
+        keywords: &["age-secret-key-"],
+        pattern: r"\b(AGE-SECRET-KEY-(?:PQ-)?1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",
         entropy: 0.0,
     },
     Rule {
@@ -153,6 +154,9 @@ pub const RULES: &[Rule] = &[
         entropy: 3.5,
     },
 ];
+
+/// The rule for high-entropy assignments, which gives way to a specific rule on the same secret.
+const GENERIC: &str = "generic-credential";
 
 /// A secret found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +215,8 @@ impl Scanner {
         for m in self.keywords.find_overlapping_iter(content) {
             candidates[self.keyword_rule[m.pattern().as_usize()]] = true;
         }
-        let mut hits = Vec::new();
+        // (hit, byte span of the secret)
+        let mut hits: Vec<(Hit, std::ops::Range<usize>)> = Vec::new();
         for (i, (rule, re)) in self.rules.iter().enumerate() {
             if !candidates[i] {
                 continue;
@@ -224,7 +229,7 @@ impl Scanner {
                 if rule.entropy > 0.0 && entropy(value) < rule.entropy {
                     continue;
                 }
-                if rule.id == "generic-credential" && !plausible_generic(value) {
+                if rule.id == GENERIC && !plausible_generic(value) {
                     continue;
                 }
                 let line = line_of(content, secret.start());
@@ -233,13 +238,34 @@ impl Scanner {
                 if text.contains("keelson:allow") || text.contains("gitleaks:allow") {
                     continue;
                 }
-                hits.push(Hit {
-                    rule: rule.id,
-                    description: rule.description,
-                    line,
-                });
+                hits.push((
+                    Hit {
+                        rule: rule.id,
+                        description: rule.description,
+                        line,
+                    },
+                    secret.range(),
+                ));
             }
         }
+        // A generic assignment whose value a specific rule already names
+        // (`token: ghp_…`, `AWS_ACCESS_KEY_ID=AKIA…`) is one secret, reported once by the
+        // specific rule, as gitleaks drops its generic-api-key finding there.
+        let specific: Vec<std::ops::Range<usize>> = hits
+            .iter()
+            .filter(|(h, _)| h.rule != GENERIC)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let mut hits: Vec<Hit> = hits
+            .into_iter()
+            .filter(|(h, span)| {
+                h.rule != GENERIC
+                    || !specific
+                        .iter()
+                        .any(|r| r.start < span.end && span.start < r.end)
+            })
+            .map(|(h, _)| h)
+            .collect();
         hits.sort_by_key(|h| (h.line, h.rule));
         hits.dedup();
         hits
@@ -385,7 +411,6 @@ mod tests {
         assert_eq!(
             rules(&text),
             vec![
-                ("generic-credential", 2),
                 ("github-token", 2),
                 ("aws-access-key-id", 3),
                 ("generic-credential", 5)
