@@ -547,3 +547,28 @@ fn secret_findings_agree_with_gitleaks_on_the_corpus() {
     // that both take for plain text: to be taught to our hygiene check).
     assert_eq!(common, 5);
 }
+
+/// For `bench/validate.sh` without the CLI: writes kubeconform's schema files (the bundled
+/// Kubernetes schemas, Flux's kinds and the CRDs of `$KEELSON_CRDS_FROM`) under
+/// `$KEELSON_KUBECONFORM_DIR`, as `keelson schemas --kubeconform-dir` does.
+#[test]
+#[ignore = "a tool for bench/validate.sh, not a check"]
+fn write_kubeconform_schemas() {
+    let dir = PathBuf::from(
+        std::env::var_os("KEELSON_KUBECONFORM_DIR").expect("KEELSON_KUBECONFORM_DIR"),
+    );
+    let crds: Vec<Value> = match std::env::var_os("KEELSON_CRDS_FROM") {
+        Some(repo) => Repo::scan(Path::new(&repo))
+            .expect("scan")
+            .documents("apiextensions.k8s.io", "CustomResourceDefinition")
+            .map(|(v, _)| v.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    let bundle = Bundle::builtin().expect("bundle");
+    for (rel, s) in schema::kubeconform_files(Some(&bundle), &crds, false) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, serde_json::to_vec(&s).expect("json")).expect("write schema");
+    }
+}
