@@ -15,6 +15,7 @@
 #   bench/kustomizations.sh               # 100 × 20, 3 runs, release build
 #   N=20 M=10 RUNS=1 bench/kustomizations.sh
 #   PROFILE=dev bench/kustomizations.sh   # the debug build (dependencies at opt-level 1)
+#   KEELSON_BIN=path/to/keelson bench/kustomizations.sh   # a binary already built
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,10 +26,15 @@ RUNS=${RUNS:-3}
 ((M >= 6)) || { echo "M must be at least 6" >&2; exit 2; }
 
 PROFILE=${PROFILE:-release}
-cargo build --profile "$PROFILE" -q -p keelson
-profile_dir=$PROFILE
-[[ $PROFILE == dev ]] && profile_dir=debug
-keelson=${CARGO_TARGET_DIR:-$root/target}/$profile_dir/keelson
+if [[ -n ${KEELSON_BIN:-} ]]; then
+  keelson=$KEELSON_BIN # a binary built elsewhere (e.g. the test suite's debug build)
+  PROFILE="given binary $KEELSON_BIN"
+else
+  cargo build --profile "$PROFILE" -q -p keelson
+  profile_dir=$PROFILE
+  [[ $PROFILE == dev ]] && profile_dir=debug
+  keelson=${CARGO_TARGET_DIR:-$root/target}/$profile_dir/keelson
+fi
 testenv/build.sh kubernetes kwok >/dev/null
 testenv/up.sh --check >/dev/null 2>&1 || testenv/up.sh
 export KUBECONFIG=$KEELSON_TESTENV_RUN/kubeconfig
@@ -165,7 +171,9 @@ for ((run = 1; run <= RUNS; run++)); do
   kill "$cpid" 2>/dev/null || true
   wait "$cpid" 2>/dev/null || true
   # Remove the Kustomizations' finalizers' work quickly: delete the namespace in the background.
-  "$kubectl" patch kustomizations --all -n "$ns" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+  # (kubectl patch has no --all: patch them by name.)
+  "$kubectl" get kustomizations -n "$ns" -o name | xargs -r -n 50 "$kubectl" patch -n "$ns" \
+    --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
   "$kubectl" delete namespace "$ns" --wait=false >/dev/null
 done
 

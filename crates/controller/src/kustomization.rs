@@ -248,16 +248,7 @@ async fn apply_revision(
     }
     // The new inventory is recorded even if prune or health fail: it is what is applied now.
     let old = old_inventory(status);
-    status.inventory = Some(ResourceInventory {
-        entries: applied
-            .inventory
-            .entries()
-            .map(|(id, v)| ResourceRef {
-                id: id.into(),
-                v: v.into(),
-            })
-            .collect(),
-    });
+    status.inventory = Some(status_inventory(&applied.inventory));
     if ks.spec.prune {
         let stale = old.missing_from(&applied.inventory);
         let pruned = applier
@@ -275,6 +266,19 @@ async fn apply_revision(
         }
     }
     assess(ks, &applier, &applied.inventory, status).await
+}
+
+/// The status form of an inventory.
+fn status_inventory(inventory: &Inventory) -> ResourceInventory {
+    ResourceInventory {
+        entries: inventory
+            .entries()
+            .map(|(id, v)| ResourceRef {
+                id: id.into(),
+                v: v.into(),
+            })
+            .collect(),
+    }
 }
 
 /// Before anything is applied, widens the recorded inventory to include every object of the
@@ -298,15 +302,7 @@ async fn record_planned(
             .chain(planned.entries())
             .map(|(id, v)| (id.to_string(), v.to_string())),
     );
-    status.inventory = Some(ResourceInventory {
-        entries: union
-            .entries()
-            .map(|(id, v)| ResourceRef {
-                id: id.into(),
-                v: v.into(),
-            })
-            .collect(),
-    });
+    status.inventory = Some(status_inventory(&union));
     ctx.patch_status::<Kustomization>(&ks.namespace().unwrap_or_default(), &ks.name_any(), status)
         .await
         .map_err(|e| {
