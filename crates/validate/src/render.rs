@@ -117,16 +117,20 @@ pub fn render(repo: &Repo) -> Output {
         .iter()
         .map(|(v, _)| clean_rel(str_at(v, &["spec", "path"])))
         .collect();
-    // Entry points written in the same directory (a cluster folder) form one cluster.
+    // Entry points written in the same directory (a cluster folder) form one cluster. A path
+    // of the repository root contains every file: it neither makes its Kustomization a
+    // bootstrap one nor hides the others (flux-local's cluster5 has one, reading a source
+    // that does not exist, beside eleven other clusters).
+    fn below_root(p: &Option<PathBuf>) -> Option<&PathBuf> {
+        p.as_ref().filter(|p| !p.as_os_str().is_empty())
+    }
     let mut groups: BTreeMap<PathBuf, Vec<(Value, Origin)>> = BTreeMap::new();
     for (i, (value, origin)) in statics.iter().enumerate() {
-        let own = paths[i]
-            .as_ref()
-            .is_some_and(|p| origin.file.starts_with(p));
+        let own = below_root(&paths[i]).is_some_and(|p| origin.file.starts_with(p));
         let contained = paths
             .iter()
             .enumerate()
-            .any(|(j, p)| j != i && p.as_ref().is_some_and(|p| origin.file.starts_with(p)));
+            .any(|(j, p)| j != i && below_root(p).is_some_and(|p| origin.file.starts_with(p)));
         if own || !contained {
             let dir = origin
                 .file

@@ -94,3 +94,52 @@ fn flux2_monitoring_example() {
         report.findings
     );
 }
+
+/// flux-local's test data: twelve small clusters in one repository, several broken on purpose.
+/// Every error is asserted; the two groups marked as gaps are ours, not the repository's.
+#[test]
+fn flux_local_testdata() {
+    let report = run("flux-repos/flux-local-testdata");
+    assert!(report.stats.kustomizations >= 30, "{:#?}", report.stats);
+    let t = "tests/testdata";
+    let mut expected = vec![
+        // Plain-text Secrets committed (data or stringData, no SOPS).
+        format!(
+            "secret/unencrypted-secret {t}/cluster/clusters/prod/flux-system/cluster-secrets.yaml:7"
+        ),
+        format!("secret/unencrypted-secret {t}/cluster8/apps/podinfo-tls-values.yaml:6"),
+        format!("secret/unencrypted-secret {t}/cluster9/apps/podinfo/repository.yaml:26"),
+        format!("secret/unencrypted-secret {t}/repo/cluster-secrets.yaml:7"),
+        // Kustomizations without the required interval and prune (Flux's CRD requires both).
+        format!("render/invalid-kustomization {t}/cluster11/cluster/apps.yaml:7"),
+        format!("schema/invalid {t}/cluster11/cluster/apps.yaml:7"),
+        format!("schema/invalid {t}/cluster11/cluster/apps.yaml:7"),
+        format!("render/invalid-kustomization {t}/cluster6/cluster/apps.yaml:7"),
+        format!("schema/invalid {t}/cluster6/cluster/apps.yaml:7"),
+        format!("schema/invalid {t}/cluster6/cluster/apps.yaml:7"),
+        // A HelmRelease without interval; a valuesFrom targetPath outside Flux's pattern.
+        format!("schema/invalid {t}/cluster7/flux/apps/ingress-nginx/release.yaml:7"),
+        format!("schema/invalid {t}/cluster8/apps/podinfo.yaml:51"),
+        // Pods without containers, an image given as a map (the image_error fixture).
+        format!("schema/invalid {t}/cluster8/apps/pods.yaml:26"),
+        format!("schema/invalid {t}/image_error/apps/pods.yaml:26"),
+        format!("schema/invalid {t}/image_error/apps/pods.yaml:29"),
+        // Sources that do not exist: a HelmRepository no Kustomization deploys, and a
+        // sourceRef without namespace in namespace `controllers` (it defaults to the
+        // Kustomization's own: controllers/flux-system).
+        format!("graph/missing-source {t}/cluster4/apps/monitoring/headlamp/helmrelease.yaml:13"),
+        format!("graph/missing-source {t}/cluster5/clusters/prod/infrastructure.yaml:11"),
+        // GAP: Flux's envsubst (drone/envsubst) has bash string functions, here
+        // ${SECRET_DOMAIN/./-}; keelson-kustomize's substitution does not yet.
+        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:1"),
+        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:15"),
+        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:30"),
+        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:44"),
+        // GAP: Flux 2.7 allows sourceRef.kind ExternalArtifact; keelson's CRD does not yet.
+        format!("schema/invalid {t}/cluster11/cluster/apps.yaml:10"),
+    ];
+    expected.sort();
+    let mut found = summary(&report);
+    found.sort();
+    assert_eq!(found, expected, "{:#?}", report.findings);
+}
