@@ -39,6 +39,21 @@ pub fn check(repo: &Repo, out: &mut Vec<Finding>) {
     gitignore(repo, out);
 }
 
+/// Whether a Secret value is a whole SOPS-encrypted file (base64-encoded under `data`): it
+/// holds SOPS metadata and encrypted values.
+fn sops_file_value(field: &str, value: &str) -> bool {
+    use base64::Engine as _;
+    let text = if field == "data" {
+        match base64::engine::general_purpose::STANDARD.decode(value.trim()) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => return false,
+        }
+    } else {
+        value.to_string()
+    };
+    text.contains("ENC[AES256_GCM,") && (text.contains("\"sops\"") || text.contains("sops:"))
+}
+
 /// A `kind: Secret` with data and no SOPS metadata.
 fn plaintext_secret(repo: &Repo, origin: &Origin, doc: &Value, out: &mut Vec<Finding>) {
     if str_at(doc, &["kind"]) != "Secret" || str_at(doc, &["apiVersion"]) != "v1" {
@@ -48,10 +63,15 @@ fn plaintext_secret(repo: &Repo, origin: &Origin, doc: &Value, out: &mut Vec<Fin
         let Some(map) = doc.get(field).and_then(Value::as_object) else {
             continue;
         };
-        // Values that are all substitution variables are filled in at deploy time.
+        // Values that are all substitution variables are filled in at deploy time; values
+        // that are whole SOPS-encrypted files are decrypted by Flux (kustomize-controller
+        // decrypts a Secret's data entries that are SOPS documents).
         let literal = map.values().any(|v| {
-            v.as_str()
-                .is_some_and(|s| !(s.is_empty() || s.starts_with("${") && s.ends_with('}')))
+            v.as_str().is_some_and(|s| {
+                !(s.is_empty()
+                    || s.starts_with("${") && s.ends_with('}')
+                    || sops_file_value(field, s))
+            })
         });
         if literal {
             let name = str_at(doc, &["metadata", "name"]);
