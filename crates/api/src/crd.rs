@@ -3,7 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{GitRepository, HelmRelease, Kustomization};
+use crate::{GitRepository, HelmChart, HelmRelease, HelmRepository, Kustomization, OCIRepository};
 
 /// The CRDs of every kind keelson serves.
 pub fn crds() -> Vec<CustomResourceDefinition> {
@@ -11,6 +11,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         GitRepository::crd(),
         Kustomization::crd(),
         HelmRelease::crd(),
+        HelmRepository::crd(),
+        OCIRepository::crd(),
+        HelmChart::crd(),
     ]
 }
 
@@ -131,7 +134,10 @@ mod tests {
             [
                 "gitrepositories.source.toolkit.fluxcd.io",
                 "kustomizations.kustomize.toolkit.fluxcd.io",
-                "helmreleases.helm.toolkit.fluxcd.io"
+                "helmreleases.helm.toolkit.fluxcd.io",
+                "helmrepositories.source.toolkit.fluxcd.io",
+                "ocirepositories.source.toolkit.fluxcd.io",
+                "helmcharts.source.toolkit.fluxcd.io"
             ]
         );
     }

@@ -23,15 +23,21 @@
 pub mod condition;
 mod crd;
 mod duration;
+pub mod helmchart;
 pub mod helmrelease;
+pub mod helmrepository;
 pub mod kustomization;
 pub mod meta;
+pub mod ocirepository;
 pub mod source;
 
 pub use crd::{crd_yaml, crds};
 pub use duration::{Duration, ParseDurationError};
+pub use helmchart::{HelmChart, HelmChartSpec, HelmChartStatus};
 pub use helmrelease::{HelmRelease, HelmReleaseSpec, HelmReleaseStatus};
+pub use helmrepository::{HelmRepository, HelmRepositorySpec, HelmRepositoryStatus};
 pub use kustomization::{Kustomization, KustomizationSpec, KustomizationStatus};
+pub use ocirepository::{OCIRepository, OCIRepositorySpec, OCIRepositoryStatus};
 pub use source::{GitRepository, GitRepositorySpec, GitRepositoryStatus};
 
 /// The annotation that asks for an immediate reconcile (its value is a timestamp or any token).
