@@ -21,6 +21,8 @@ pub mod types {
     pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
     /// The stored artifact does not reflect the current spec.
     pub const ARTIFACT_OUTDATED: &str = "ArtifactOutdated";
+    /// Building (pulling or packaging) a chart failed.
+    pub const BUILD_FAILED: &str = "BuildFailed";
     /// keelson-specific: the spec sets fields that keelson accepts but does not act on yet.
     pub const UNSUPPORTED_FIELDS: &str = "UnsupportedFields";
 }
@@ -71,6 +73,24 @@ pub mod reasons {
     pub const INVALID_CEL_EXPRESSION: &str = "InvalidCELExpression";
     /// The spec asks for something keelson does not support.
     pub const UNSUPPORTED: &str = "Unsupported";
+    /// A new artifact was stored (HelmRepository index, OCI artifact).
+    pub const NEW_ARTIFACT: &str = "NewArtifact";
+    /// A Helm repository index could not be fetched or parsed.
+    pub const INDEXATION_FAILED: &str = "IndexationFailed";
+    /// A chart was downloaded from a repository.
+    pub const CHART_PULL_SUCCEEDED: &str = "ChartPullSucceeded";
+    /// A chart could not be downloaded.
+    pub const CHART_PULL_FAILED: &str = "ChartPullFailed";
+    /// A chart was packaged from a source folder.
+    pub const CHART_PACKAGE_SUCCEEDED: &str = "ChartPackageSucceeded";
+    /// A chart could not be packaged (or its values files merged).
+    pub const CHART_PACKAGE_FAILED: &str = "ChartPackageFailed";
+    /// The chart name or version is not in the source.
+    pub const INVALID_CHART_REFERENCE: &str = "InvalidChartReference";
+    /// The chart's source has no artifact (yet), or does not exist.
+    pub const NO_SOURCE_ARTIFACT: &str = "NoSourceArtifact";
+    /// An OCI artifact could not be pulled.
+    pub const OCI_PULL_FAILED: &str = "OCIArtifactPullFailed";
 }
 
 /// Sets (adds or replaces) a condition of `type_`. `lastTransitionTime` changes only when the

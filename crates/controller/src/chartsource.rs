@@ -98,6 +98,9 @@ impl ArtifactSource {
             .await
             .map_err(|e| format!("failed to get source {kind}/{ns}/{name}: {e}"))?
             .ok_or_else(|| format!("{kind} '{ns}/{name}' not found"))?;
+        if let Some(why) = not_ready(&object) {
+            return Err(format!("{kind} '{ns}/{name}' is not ready: {why}"));
+        }
         let artifact = &object.data["status"]["artifact"];
         let path = artifact["path"]
             .as_str()
@@ -168,6 +171,30 @@ impl ArtifactSource {
             .await
             .map_err(|e| format!("failed to create HelmChart '{ns}/{name}': {e}"))?;
         Ok(())
+    }
+}
+
+/// Why a source object cannot be used yet, as helm-controller says it: its spec is not yet
+/// reconciled, or its Ready condition is False (then its message).
+fn not_ready(object: &DynamicObject) -> Option<String> {
+    let status = &object.data["status"];
+    let generation = object.metadata.generation;
+    let observed = status["observedGeneration"].as_i64();
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
+    match ready {
+        Some(c) if c["status"] == "False" => Some(
+            c["message"]
+                .as_str()
+                .unwrap_or("Ready is False")
+                .to_string(),
+        ),
+        Some(c) if c["status"] == "True" && generation.is_some() && observed != generation => {
+            Some("reconciliation in progress".into())
+        }
+        None if status["artifact"].is_null() => Some("no artifact".into()),
+        _ => None,
     }
 }
 

@@ -75,7 +75,9 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
     let api: Api<HelmRelease> = ctx.watched();
     let controller = Controller::new(api.clone(), watcher::Config::default());
     let store = controller.store();
-    let (by_cm, by_secret, dependents) = (store.clone(), store.clone(), store);
+    let (by_cm, by_secret, dependents) = (store.clone(), store.clone(), store.clone());
+    let by_chart = store;
+    let helmcharts: Api<keelson_api::HelmChart> = ctx.watched();
     let configmaps: Api<ConfigMap> = ctx.watched();
     let secrets: Api<Secret> = ctx.watched();
     controller
@@ -100,6 +102,32 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
                 )
             },
         )
+        // A HelmChart that changes (new artifact, Ready) triggers the releases using it: the
+        // one it was created for (owner labels) and those naming it in chartRef.
+        .watches(helmcharts, watcher::Config::default(), move |hc| {
+            let (ns, name) = (hc.namespace().unwrap_or_default(), hc.name_any());
+            let labels = hc.labels();
+            let mut refs: Vec<ObjectRef<HelmRelease>> = by_chart
+                .state()
+                .iter()
+                .filter(|hr| {
+                    let own = hr.namespace().unwrap_or_default();
+                    hr.spec.chart_ref.as_ref().is_some_and(|r| {
+                        r.kind == "HelmChart"
+                            && r.name == name
+                            && r.namespace.as_deref().unwrap_or(own.as_str()) == ns
+                    })
+                })
+                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+                .collect();
+            if let (Some(owner), Some(owner_ns)) = (
+                labels.get(OWNER_NAME_LABEL),
+                labels.get(OWNER_NAMESPACE_LABEL),
+            ) {
+                refs.push(ObjectRef::new(owner).within(owner_ns));
+            }
+            refs
+        })
         // A HelmRelease that changes (becomes Ready) triggers those that depend on it.
         .watches(api, watcher::Config::default(), move |dep| {
             let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
@@ -234,6 +262,23 @@ async fn reconcile(
                     ctx.event(hr.as_ref(), true, hc::UNINSTALL_FAILED, err.to_string())
                         .await;
                     return Ok(Action::requeue(RETRY_TRANSIENT));
+                }
+            }
+            // The HelmChart created for spec.chart goes with the release, as in Flux.
+            if let Some((chart_ns, chart_name)) = hr
+                .status
+                .as_ref()
+                .and_then(|s| s.helm_chart.as_deref())
+                .and_then(|c| c.split_once('/'))
+            {
+                let charts: Api<keelson_api::HelmChart> =
+                    Api::namespaced(ctx.client.clone(), chart_ns);
+                match charts.delete(chart_name, &Default::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "helmrelease: failed to delete HelmChart {chart_ns}/{chart_name}");
+                    }
                 }
             }
             let rest: Vec<String> = hr

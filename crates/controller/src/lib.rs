@@ -1,10 +1,11 @@
 //! keelson's reconcilers.
 //!
-//! [`run`] starts the GitRepository and Kustomization reconcilers on kube-runtime, plus the HTTP
-//! server for source artifacts, and runs until the process is stopped. Each reconcile is a shell
-//! of gates (suspended? source ready? dependencies ready?) around a list of one-verb steps —
-//! fetch, build, substitute, apply, prune, assess, report — and every failure maps to one
-//! Ready=False reason from [`keelson_api::condition::reasons`].
+//! [`run`] starts the GitRepository, HelmRepository, HelmChart, Kustomization and HelmRelease
+//! reconcilers on kube-runtime, plus the HTTP server for source artifacts, and runs until the
+//! process is stopped. Each reconcile is a shell of gates (suspended? source ready? dependencies
+//! ready?) around a list of one-verb steps — fetch, build, substitute, apply, prune, assess,
+//! report — and every failure maps to one Ready=False reason from
+//! [`keelson_api::condition::reasons`].
 //!
 //! The controller runs in the cluster or, as in keelson's tests, as a process outside it with a
 //! kubeconfig.
@@ -15,7 +16,9 @@ pub mod decrypt;
 mod events;
 mod gitrepository;
 pub mod health_expr;
+mod helmchart;
 pub mod helmrelease;
+mod helmrepository;
 mod kustomization;
 pub mod overlay;
 pub mod render;
@@ -117,6 +120,8 @@ pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), R
         server,
         gitrepository::run(ctx.clone()),
         kustomization::run(ctx.clone()),
+        helmrepository::run(ctx.clone()),
+        helmchart::run(ctx.clone()),
         helmrelease::run(ctx, charts)
     );
     Ok(())

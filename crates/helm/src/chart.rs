@@ -293,13 +293,20 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
 
 /// Loads the chart in directory `dir`.
 pub fn load_dir(dir: &Path) -> Result<Chart, LoadError> {
+    let files = dir_files(dir)?;
+    load_files(&dir.display().to_string(), files)
+}
+
+/// The files of the chart in directory `dir` that `helm package` would include (its
+/// `.helmignore` applied), as (relative `/`-separated path, content) in name order.
+pub fn dir_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, LoadError> {
     let ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
         Ok(t) => Ignore::parse(&t),
         Err(_) => Ignore::parse(""),
     };
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     walk(dir, "", &ignore, &mut files)?;
-    load_files(&dir.display().to_string(), files)
+    Ok(files)
 }
 
 fn walk(

@@ -1,4 +1,5 @@
-//! Sources: fetching Git repositories into Flux-compatible artifacts.
+//! Sources: fetching Git repositories and Helm chart repositories into Flux-compatible
+//! artifacts.
 //!
 //! The only keelson crate that does network I/O for content. A GitRepository reconcile uses it
 //! in three steps:
@@ -10,6 +11,10 @@
 //! 3. [`Storage::archive`] with a [`Filter`] (Flux's ignore rules): a deterministic tar.gz with a
 //!    `sha256:` digest, stored as `gitrepository/<ns>/<name>/<commit>.tar.gz`; then
 //!    [`Storage::garbage_collect`]. [`server::artifact_router`] serves the files over HTTP.
+//!
+//! Helm repositories ([`helmrepo`]) keep their normalised index as an artifact and download
+//! chart archives; [`chartpkg`] packages a chart folder (from a Git artifact) as `helm package`
+//! lays it out.
 //!
 //! [`git_artifact`] does 2 and 3 in one call. Credentials ([`GitAuth`]) never appear in an
 //! error message: URLs are printed without userinfo and secret values are scrubbed.
@@ -30,8 +35,10 @@
 
 pub mod archive;
 pub mod auth;
+pub mod chartpkg;
 pub mod fetch;
 pub mod filter;
+pub mod helmrepo;
 pub mod reference;
 pub mod semver;
 pub mod server;
@@ -42,6 +49,7 @@ pub use archive::{ArchiveError, unpack};
 pub use auth::{AuthError, BasicAuth, GitAuth};
 pub use fetch::{Checkout, FetchError, FetchOptions, Resolved, fetch, resolve};
 pub use filter::{Filter, FilterError};
+pub use helmrepo::{ChartVersion, HelmRepoAuth, HelmRepoClient, HelmRepoError, Index};
 pub use reference::GitReference;
 pub use storage::{Artifact, Storage, StorageError};
 

@@ -196,6 +196,77 @@ impl Storage {
         })
     }
 
+    /// Stores `bytes` as the artifact `path` with `revision`, atomically replacing any file of
+    /// the same name (index files, chart archives).
+    pub fn store_bytes(
+        &self,
+        path: &str,
+        revision: &str,
+        bytes: &[u8],
+    ) -> Result<Artifact, StorageError> {
+        use sha2::Digest as _;
+        use std::io::Write as _;
+        let target = self.local_path(path);
+        let parent = target
+            .parent()
+            .ok_or_else(|| StorageError::InvalidComponent(path.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(parent)
+            .map_err(io_err("create a temporary file in", parent))?;
+        tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(io_err("sync", tmp.path()))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+                .map_err(io_err("chmod", tmp.path()))?;
+        }
+        tmp.persist(&target).map_err(|e| StorageError::Io {
+            action: "rename into",
+            path: target.clone(),
+            source: e.error,
+        })?;
+        let last_update_time = std::fs::metadata(&target)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| SystemTime::now());
+        Ok(Artifact {
+            path: path.to_string(),
+            url: self.url_for(path),
+            revision: revision.to_string(),
+            digest: format!(
+                "sha256:{}",
+                crate::archive::hex(&sha2::Sha256::digest(bytes))
+            ),
+            size: bytes.len() as u64,
+            last_update_time,
+        })
+    }
+
+    /// Points the stable name `link` (a file name beside the artifact, e.g. `index.yaml`) at
+    /// `artifact`, as Flux's `Storage.Symlink`; returns the link's URL.
+    pub fn symlink(&self, artifact: &Artifact, link: &str) -> Result<String, StorageError> {
+        let target = self.local_path(&artifact.path);
+        let (Some(dir), Some(file)) = (target.parent(), target.file_name()) else {
+            return Err(StorageError::InvalidComponent(artifact.path.clone()));
+        };
+        if link.is_empty() || link.contains(['/', '\\', '\0']) || link == "." || link == ".." {
+            return Err(StorageError::InvalidComponent(link.to_string()));
+        }
+        let path = dir.join(link);
+        let tmp = dir.join(format!(".tmp-link-{link}"));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(file, &tmp).map_err(io_err("link", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_err("rename into", &path))?;
+        let rel = match artifact.path.rsplit_once('/') {
+            Some((d, _)) => format!("{d}/{link}"),
+            None => link.to_string(),
+        };
+        Ok(self.url_for(&rel))
+    }
+
     /// Whether the artifact's file exists as a regular file.
     pub fn exists(&self, artifact: &Artifact) -> bool {
         std::fs::symlink_metadata(self.local_path(&artifact.path))
@@ -227,7 +298,8 @@ impl Storage {
         let mut files: Vec<(SystemTime, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))? {
             let entry = entry.map_err(io_err("list", dir))?;
-            let meta = entry.metadata().map_err(io_err("stat", &entry.path()))?;
+            let meta =
+                std::fs::symlink_metadata(entry.path()).map_err(io_err("stat", &entry.path()))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if !meta.is_file() || name.starts_with(".tmp-") || name.ends_with(".lock") {
