@@ -17,7 +17,7 @@ use crate::resolve::Resolver;
 use crate::stage::{Stage, kind_rank, stage_of};
 
 /// How many objects are sent to the apiserver at once.
-const CONCURRENCY: usize = 8;
+pub(crate) const CONCURRENCY: usize = 8;
 
 /// The server-side apply policy of one object, from the `kustomize.toolkit.fluxcd.io/ssa`
 /// annotation or label.
