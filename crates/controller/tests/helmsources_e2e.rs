@@ -4,7 +4,8 @@
 //! `helm repo index`), then installs and upgrades; a version that does not exist gives a clear
 //! Ready=False; wrong credentials fail without showing the password; a `type: oci`
 //! HelmRepository stays a static object; a chart packaged from a GitRepository folder (its
-//! `.helmignore` applied) with `valuesFiles` installs.
+//! `.helmignore` applied) with `valuesFiles` installs; `chartRef` to a HelmChart installs and
+//! upgrades when the HelmChart gets a new version.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../source/tests/common/mod.rs"]
@@ -576,6 +577,61 @@ async fn https_repository_trusts_the_ca_of_cert_secret_ref() {
         untrusted.2.contains("certificate") || untrusted.2.contains("Unknown"),
         "{}",
         untrusted.2
+    );
+    controller.abort();
+    drop(server);
+}
+
+#[tokio::test]
+async fn helmrelease_chart_ref_to_a_helmchart() {
+    let ns = TestNamespace::create("hs-ref").await;
+    let repo_dir = chart_repository();
+    let server = ChartServer::start(repo_dir.path(), None);
+    let (controller, _storage) = start_controller(&ns).await;
+    helm_repository(
+        &ns,
+        "charts",
+        json!({"url": server.url(), "interval": "1m"}),
+    )
+    .await;
+    apply(
+        &ns.api::<HelmChart>(),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+               "metadata": {"name": "demo"},
+               "spec": {"chart": "demo", "version": "0.1.0", "interval": "1m",
+                        "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}),
+    )
+    .await;
+    let hrs: Api<HelmRelease> = ns.api();
+    apply(
+        &hrs,
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "ref"},
+               "spec": {"interval": "1m", "chartRef": {"kind": "HelmChart", "name": "demo"}}}),
+    )
+    .await;
+    let hr = release_ready(&hrs, "ref", 1).await;
+    assert_eq!(
+        cm_message(&ns, "ref-demo").await.as_deref(),
+        Some("hello v1")
+    );
+    assert_eq!(
+        hr.status.unwrap().last_attempted_revision.as_deref(),
+        Some("0.1.0")
+    );
+    // A new chart version in the HelmChart upgrades the release (the HelmChart watch).
+    ns.api::<HelmChart>()
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"version": "0.2.0"}})),
+        )
+        .await
+        .unwrap();
+    release_ready(&hrs, "ref", 2).await;
+    assert_eq!(
+        cm_message(&ns, "ref-demo").await.as_deref(),
+        Some("hello v2")
     );
     controller.abort();
     drop(server);
