@@ -96,7 +96,8 @@ fn flux2_monitoring_example() {
 }
 
 /// flux-local's test data: twelve small clusters in one repository, several broken on purpose.
-/// Every error is asserted; the two groups marked as gaps are ours, not the repository's.
+/// Every error is asserted (Flux's source kinds are validated since keelson_api::crds() has
+/// them); the two groups marked as gaps are ours, not the repository's.
 #[test]
 fn flux_local_testdata() {
     let report = run("flux-repos/flux-local-testdata");
@@ -117,8 +118,10 @@ fn flux_local_testdata() {
         format!("render/invalid-kustomization {t}/cluster6/cluster/apps.yaml:7"),
         format!("schema/invalid {t}/cluster6/cluster/apps.yaml:7"),
         format!("schema/invalid {t}/cluster6/cluster/apps.yaml:7"),
-        // A HelmRelease without interval; a valuesFrom targetPath outside Flux's pattern.
+        // A HelmRelease and a HelmChart without the required interval; a valuesFrom
+        // targetPath outside Flux's pattern.
         format!("schema/invalid {t}/cluster7/flux/apps/ingress-nginx/release.yaml:7"),
+        format!("schema/invalid {t}/cluster7/flux/apps/ingress-nginx/chart.yaml:7"),
         format!("schema/invalid {t}/cluster8/apps/podinfo.yaml:51"),
         // Pods without containers, an image given as a map (the image_error fixture).
         format!("schema/invalid {t}/cluster8/apps/pods.yaml:26"),
