@@ -41,7 +41,9 @@ fn corpus(rel: &str) -> PathBuf {
     let shared = std::env::var_os("KEELSON_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    shared.join("corpus").join(rel)
+    // Canonical, as gitleaks reports it (`/x/main/../shared` would not prefix its paths).
+    let path = shared.join("corpus").join(rel);
+    path.canonicalize().unwrap_or(path)
 }
 
 // ---------------------------------------------------------------------------------------------
