@@ -132,12 +132,6 @@ fn flux_local_testdata() {
         // Kustomization's own: controllers/flux-system).
         format!("graph/missing-source {t}/cluster4/apps/monitoring/headlamp/helmrelease.yaml:13"),
         format!("graph/missing-source {t}/cluster5/clusters/prod/infrastructure.yaml:11"),
-        // GAP: Flux's envsubst (drone/envsubst) has bash string functions, here
-        // ${SECRET_DOMAIN/./-}; keelson-kustomize's substitution does not yet.
-        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:1"),
-        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:15"),
-        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:30"),
-        format!("render/substitution-failed {t}/cluster/apps/prod/certificates.yaml:44"),
         // GAP: Flux 2.7 allows sourceRef.kind ExternalArtifact; keelson's CRD does not yet.
         format!("schema/invalid {t}/cluster11/cluster/apps.yaml:10"),
     ];
