@@ -139,15 +139,13 @@ fn add_dir<W: Write>(
         if !(ft.is_dir() || ft.is_file()) {
             continue; // symlinks, sockets, devices
         }
-        let excluded = filter.is_excluded(&rel_path, ft.is_dir());
-        // As Flux: an excluded directory gets no entry, but a later `!` pattern may still
-        // re-include files below it, so the walk goes on unless nothing can re-include
-        // (`.git` is never part of the tree).
-        if excluded && !(ft.is_dir() && filter.may_reinclude() && name != ".git") {
-            continue;
-        }
-        if excluded {
-            add_dir(root, &rel_path, filter, tar, files)?;
+        if filter.is_excluded(&rel_path, ft.is_dir()) {
+            // As Flux: an excluded directory gets no entry, but a later `!` pattern may still
+            // re-include files below it, so the walk goes on unless nothing can re-include
+            // (`.git` is never part of the tree).
+            if ft.is_dir() && filter.may_reinclude() && name != ".git" {
+                add_dir(root, &rel_path, filter, tar, files)?;
+            }
             continue;
         }
         let name_in_tar = rel_path.to_string_lossy().replace('\\', "/");

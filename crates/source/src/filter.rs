@@ -136,15 +136,7 @@ impl Filter {
                 continue;
             }
             for rule in scope.rules.iter().rev() {
-                let mut verdict = rule.matched(inner, is_dir);
-                let mut parent = inner.parent();
-                while verdict.is_none()
-                    && let Some(dir) = parent.filter(|p| !p.as_os_str().is_empty())
-                {
-                    verdict = rule.matched(dir, true);
-                    parent = dir.parent();
-                }
-                match verdict {
+                match rule.matched_path_or_any_parents(inner, is_dir) {
                     Match::Ignore(_) => return true,
                     Match::Whitelist(_) => return false,
                     Match::None => {}
