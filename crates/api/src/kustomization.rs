@@ -340,7 +340,9 @@ pub struct CrossNamespaceSourceReference {
     /// API version of the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
-    /// `GitRepository`, `OCIRepository` or `Bucket`.
+    /// `GitRepository`, `OCIRepository`, `Bucket` or `ExternalArtifact` (Flux 2.7+); the CRD
+    /// refuses other kinds, as Flux's does.
+    #[schemars(extend("enum" = ["OCIRepository", "GitRepository", "Bucket", "ExternalArtifact"]))]
     pub kind: String,
     /// Name of the source.
     pub name: String,

@@ -146,4 +146,31 @@ async fn flux_objects_from_real_repositories_round_trip() {
         err.to_string().contains("spec.interval"),
         "unexpected error: {err}"
     );
+
+    // sourceRef.kind is Flux's enum: ExternalArtifact (Flux 2.7) accepted, a HelmRepository not.
+    let with_source = |name: &str, kind: &str| -> kube::api::DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name},
+            "spec": {"interval": "10m", "prune": true, "sourceRef": {"kind": kind, "name": "x"}}
+        }))
+        .unwrap()
+    };
+    api.create(
+        &PostParams::default(),
+        &with_source("external", "ExternalArtifact"),
+    )
+    .await
+    .expect("an ExternalArtifact source is accepted");
+    let err = api
+        .create(
+            &PostParams::default(),
+            &with_source("helm-repo", "HelmRepository"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("spec.sourceRef.kind"),
+        "unexpected error: {err}"
+    );
 }

@@ -32,6 +32,7 @@ pub mod schema;
 pub mod secrets;
 pub mod yamlpos;
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use finding::{Category, Finding, Location, Report, Severity, Stats};
@@ -118,6 +119,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, Error> {
     if !options.no_schemas {
         report.stats.validated =
             check_schemas(&repo, &rendered.objects, options, &mut report.findings);
+        merge_invalid_specs(&mut report.findings);
     }
     if !options.no_secrets {
         scan_secrets(&repo, &mut report.findings);
@@ -188,23 +190,34 @@ fn check_schemas(
         keelson_manifest::str_at(v, &["kind"]) == "CustomResourceDefinition"
             && keelson_manifest::str_at(v, &["apiVersion"]).starts_with("apiextensions.k8s.io/")
     };
+    // CRDs a cluster renders apply to that cluster's objects only (a repository of several
+    // clusters may install different Flux versions); those of plain trees and CRD documents no
+    // cluster renders apply everywhere, after keelson's own Flux CRDs.
     let mut crds = schema::flux_crds();
-    crds.extend(
-        objects
-            .iter()
-            .map(|r| &r.object)
-            .filter(|v| is_crd(v))
-            .cloned(),
-    );
+    let mut scoped: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut in_clusters: HashSet<&repo::Origin> = HashSet::new();
+    for r in objects.iter().filter(|r| is_crd(&r.object)) {
+        match r.cluster {
+            Some(c) => {
+                scoped.entry(c).or_default().push(r.object.clone());
+                in_clusters.extend(r.origin.as_ref());
+            }
+            None => crds.push(r.object.clone()),
+        }
+    }
     crds.extend(
         repo.documents("apiextensions.k8s.io", "CustomResourceDefinition")
+            .filter(|(_, origin)| !in_clusters.contains(origin))
             .map(|(v, _)| v.clone()),
     );
     let mut validators = schema::Validators::new(bundle, &crds, options.strict);
+    for (c, list) in &scoped {
+        validators.add_scoped(*c, list);
+    }
     let mut validated = 0;
     for r in objects {
         let id = render::display_id(&r.object);
-        match validators.validate(&r.object) {
+        match validators.validate_in(&r.object, r.cluster) {
             schema::Outcome::Valid => validated += 1,
             schema::Outcome::Invalid(violations) => {
                 validated += 1;
@@ -243,6 +256,35 @@ fn check_schemas(
         }
     }
     validated
+}
+
+/// A Flux Kustomization whose spec does not parse (`interval` missing) also fails its CRD's
+/// schema: the schema findings, which name the field, are kept and the first says the
+/// Kustomization was not rendered; the render finding is dropped so the fault is reported once.
+fn merge_invalid_specs(findings: &mut Vec<Finding>) {
+    let invalid: HashSet<String> = findings
+        .iter()
+        .filter(|f| f.rule == "render/invalid-kustomization")
+        .filter_map(|f| f.object.clone())
+        .collect();
+    if invalid.is_empty() {
+        return;
+    }
+    let mut merged: HashSet<String> = HashSet::new();
+    for f in findings.iter_mut() {
+        if f.rule != "schema/invalid" {
+            continue;
+        }
+        if let Some(object) = f.object.as_ref().filter(|o| invalid.contains(*o))
+            && merged.insert(object.clone())
+        {
+            f.message.push_str(" (the Kustomization is not rendered)");
+        }
+    }
+    findings.retain(|f| {
+        f.rule != "render/invalid-kustomization"
+            || !f.object.as_ref().is_some_and(|o| merged.contains(o))
+    });
 }
 
 /// Scans every blob of the git history; secrets still in the work tree are reported once.

@@ -45,6 +45,9 @@ pub struct Rendered {
     pub fallback: Location,
     /// The Flux Kustomization that deploys it (`namespace/name`), or `None` for plain trees.
     pub owner: Option<String>,
+    /// The cluster (entry point group, numbered from 0) that deploys it, or `None` for plain
+    /// trees.
+    pub cluster: Option<usize>,
 }
 
 impl Rendered {
@@ -92,6 +95,7 @@ pub fn render(repo: &Repo) -> Output {
         repo,
         out: Output::default(),
         read_all: BTreeSet::new(),
+        clusters: 0,
     };
     // Kustomization documents that are resources of this repository: fragments without a
     // sourceRef (patch files such as tenants/*/dev-team-patch.yaml) and Kustomizations that read
@@ -154,11 +158,15 @@ struct Renderer<'a> {
     repo: &'a Repo,
     out: Output,
     read_all: BTreeSet<PathBuf>,
+    /// Clusters started so far.
+    clusters: usize,
 }
 
 /// The objects and Kustomizations of one cluster.
 #[derive(Default)]
 struct Cluster {
+    /// Its number, in the order clusters are rendered.
+    id: usize,
     nodes: Vec<Node>,
     index: HashMap<String, usize>,
     /// Indices into `Output::objects`.
@@ -194,7 +202,11 @@ impl Renderer<'_> {
 
     /// Renders the cluster that starts at the Kustomization `value`.
     fn cluster(&mut self, roots: Vec<(Value, Origin)>) {
-        let mut cluster = Cluster::default();
+        let mut cluster = Cluster {
+            id: self.clusters,
+            ..Cluster::default()
+        };
+        self.clusters += 1;
         let mut queue = VecDeque::new();
         let mut local_source = None;
         for (value, origin) in roots {
@@ -323,6 +335,7 @@ impl Renderer<'_> {
                 origin,
                 fallback: fallback.clone(),
                 owner: Some(key.clone()),
+                cluster: Some(cluster.id),
             });
         }
         children
@@ -644,6 +657,29 @@ impl Renderer<'_> {
                 ));
             }
         }
+        // Flux 2.7's ArtifactGenerator (source-watcher) defines one ExternalArtifact per
+        // `spec.artifacts[].name`, in its own namespace.
+        for r in &objects {
+            let (group, _) =
+                keelson_manifest::split_api_version(str_at(&r.object, &["apiVersion"]));
+            if group == "source.extensions.fluxcd.io"
+                && str_at(&r.object, &["kind"]) == "ArtifactGenerator"
+            {
+                let ns = default_ns(&r.object).to_string();
+                for artifact in r
+                    .object
+                    .pointer("/spec/artifacts")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = str_at(artifact, &["name"]);
+                    if !name.is_empty() {
+                        sources.insert(("ExternalArtifact".into(), ns.clone(), name.to_string()));
+                    }
+                }
+            }
+        }
         sources.extend(cluster.local_source.clone());
         let mut findings = Vec::new();
         // A Kustomization reading another source the cluster defines deploys objects (and
@@ -846,6 +882,7 @@ impl Renderer<'_> {
                     origin,
                     fallback: fallback.clone(),
                     owner: None,
+                    cluster: None,
                 });
             }
         }

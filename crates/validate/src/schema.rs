@@ -229,6 +229,8 @@ pub struct Validators {
     bundle: Option<Bundle>,
     /// `group/version/Kind` → converted CRD schema.
     crds: HashMap<String, Value>,
+    /// CRDs that apply to one scope only (a cluster's rendered CRDs), over `crds`.
+    scoped: HashMap<usize, HashMap<String, Value>>,
     strict: bool,
     cache: HashMap<String, Option<jsonschema::Validator>>,
 }
@@ -245,41 +247,22 @@ impl std::fmt::Debug for Validators {
 impl Validators {
     /// Validators for the built-in kinds of `bundle` (none if `None`) and the given CRDs.
     pub fn new(bundle: Option<Bundle>, crds: &[Value], strict: bool) -> Validators {
-        let mut by_kind = HashMap::new();
-        for crd in crds {
-            let group = crd
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let kind = crd
-                .pointer("/spec/names/kind")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            for version in crd
-                .pointer("/spec/versions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let name = version.get("name").and_then(Value::as_str).unwrap_or("");
-                let schema = version
-                    .pointer("/schema/openAPIV3Schema")
-                    .cloned()
-                    .unwrap_or_else(
-                        || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-                    );
-                by_kind.insert(
-                    format!("{group}/{name}/{kind}"),
-                    crd_root_schema(&schema, strict),
-                );
-            }
-        }
         Validators {
             bundle,
-            crds: by_kind,
+            crds: crd_schemas(crds, strict),
+            scoped: HashMap::new(),
             strict,
             cache: HashMap::new(),
         }
+    }
+
+    /// Adds CRDs that apply only to objects validated in `scope` ([`Validators::validate_in`]),
+    /// taking precedence over the built-in and global ones there: the CRDs one cluster
+    /// installs (an older Flux's `gotk-components.yaml`) say nothing about another cluster
+    /// of the same repository.
+    pub fn add_scoped(&mut self, scope: usize, crds: &[Value]) {
+        let schemas = crd_schemas(crds, self.strict);
+        self.scoped.entry(scope).or_default().extend(schemas);
     }
 
     /// Whether unknown kinds are errors and unknown fields refused.
@@ -287,9 +270,16 @@ impl Validators {
         self.strict
     }
 
-    fn validator(&mut self, key: &str) -> Option<&jsonschema::Validator> {
-        if !self.cache.contains_key(key) {
-            let schema = if let Some(s) = self.crds.get(key) {
+    fn validator(&mut self, key: &str, scope: Option<usize>) -> Option<&jsonschema::Validator> {
+        let scoped = scope.and_then(|s| Some((s, self.scoped.get(&s)?.get(key)?)));
+        let cache_key = match scoped {
+            Some((s, _)) => format!("{s}#{key}"),
+            None => key.to_string(),
+        };
+        if !self.cache.contains_key(&cache_key) {
+            let schema = if let Some((_, s)) = scoped {
+                Some(s.clone())
+            } else if let Some(s) = self.crds.get(key) {
                 Some(s.clone())
             } else {
                 self.bundle.as_ref().and_then(|b| {
@@ -305,13 +295,19 @@ impl Validators {
                     .build(&s)
                     .ok()
             });
-            self.cache.insert(key.to_string(), compiled);
+            self.cache.insert(cache_key.clone(), compiled);
         }
-        self.cache.get(key).and_then(Option::as_ref)
+        self.cache.get(&cache_key).and_then(Option::as_ref)
     }
 
-    /// Validates one object. Values are not echoed in messages for Secrets.
+    /// Validates one object against the built-in and global schemas.
     pub fn validate(&mut self, object: &Value) -> Outcome {
+        self.validate_in(object, None)
+    }
+
+    /// Validates one object, the CRDs added for `scope` first. Values are not echoed in
+    /// messages for Secrets.
+    pub fn validate_in(&mut self, object: &Value, scope: Option<usize>) -> Outcome {
         let api_version = keelson_manifest::str_at(object, &["apiVersion"]);
         let kind = keelson_manifest::str_at(object, &["kind"]);
         let (group, version) = keelson_manifest::split_api_version(api_version);
@@ -322,7 +318,7 @@ impl Validators {
         if let Some(map) = instance.as_object_mut() {
             map.remove("sops");
         }
-        let Some(validator) = self.validator(&key) else {
+        let Some(validator) = self.validator(&key, scope) else {
             return Outcome::UnknownKind;
         };
         let violations: Vec<Violation> = validator
@@ -342,6 +338,41 @@ impl Validators {
             Outcome::Invalid(violations)
         }
     }
+}
+
+/// `group/version/Kind` → the converted root schema of every version of `crds` (a later CRD
+/// of the same kind wins).
+fn crd_schemas(crds: &[Value], strict: bool) -> HashMap<String, Value> {
+    let mut by_kind = HashMap::new();
+    for crd in crds {
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let kind = crd
+            .pointer("/spec/names/kind")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        for version in crd
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = version.get("name").and_then(Value::as_str).unwrap_or("");
+            let schema = version
+                .pointer("/schema/openAPIV3Schema")
+                .cloned()
+                .unwrap_or_else(
+                    || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+                );
+            by_kind.insert(
+                format!("{group}/{name}/{kind}"),
+                crd_root_schema(&schema, strict),
+            );
+        }
+    }
+    by_kind
 }
 
 /// The CustomResourceDefinitions of the Flux kinds keelson serves (GitRepository,

@@ -334,3 +334,132 @@ fn gitignore_must_cover_keys_and_state() {
     assert!(warning.message.contains("kubeconfig") && warning.message.contains("tfstate"));
     assert!(!report.failed());
 }
+
+/// A Kustomization without `interval` fails both its spec (it cannot be rendered) and its CRD's
+/// schema: one finding, at the spec, naming the field.
+#[test]
+fn missing_interval_is_reported_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    clean_repo(dir.path());
+    edit(
+        dir.path(),
+        "clusters/prod/infra.yaml",
+        "  interval: 10m\n",
+        "",
+    );
+    let report = run(dir.path());
+    let (rule, loc) = one_error(dir.path());
+    assert_eq!(
+        (rule.as_str(), loc.as_str()),
+        ("schema/invalid", "clusters/prod/infra.yaml:6"),
+        "{:#?}",
+        report.findings
+    );
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "schema/invalid")
+        .expect("the schema finding");
+    assert!(
+        finding
+            .message
+            .contains("\"interval\" is a required property")
+            && finding.message.contains("not rendered"),
+        "{}",
+        finding.message
+    );
+}
+
+/// Flux 2.7's `ExternalArtifact` is a source kind of Kustomizations: one an ArtifactGenerator
+/// of the cluster defines is reported as an external source (info; its content is assembled
+/// in the cluster); a kind outside Flux's enum is a schema error at the field.
+#[test]
+fn kustomization_source_kinds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    clean_repo(dir.path());
+    write(
+        dir.path(),
+        "clusters/prod/extra.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: extra\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./extra\n  prune: true\n  sourceRef:\n    kind: ExternalArtifact\n    name: extra\n---\napiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: gen\n  namespace: flux-system\nspec:\n  sources:\n  - alias: base\n    kind: GitRepository\n    name: flux-system\n  artifacts:\n  - name: extra\n    copy:\n    - from: \"@base/infra/**\"\n      to: \"@artifact/\"\n",
+    );
+    let report = run(dir.path());
+    assert!(errors(&report).is_empty(), "{:#?}", report.findings);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "render/external-source"
+                && f.location.to_string() == "clusters/prod/extra.yaml:10"),
+        "{:#?}",
+        report.findings
+    );
+    edit(
+        dir.path(),
+        "clusters/prod/extra.yaml",
+        "kind: ExternalArtifact",
+        "kind: HelmRepository",
+    );
+    let report = run(dir.path());
+    let schema: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "schema/invalid")
+        .map(|f| f.location.to_string())
+        .collect();
+    assert_eq!(
+        schema,
+        ["clusters/prod/extra.yaml:11"],
+        "{:#?}",
+        report.findings
+    );
+}
+
+/// The CRDs a cluster installs apply to that cluster only: another cluster bootstrapped with an
+/// older Flux (whose Kustomization CRD lacks `ExternalArtifact`) does not make this one's
+/// ExternalArtifact source an error, while its own objects are held to its CRDs.
+#[test]
+fn crds_of_one_cluster_stay_in_that_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    clean_repo(dir.path());
+    write(
+        dir.path(),
+        "clusters/prod/extra.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: extra\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./extra\n  prune: true\n  sourceRef:\n    kind: ExternalArtifact\n    name: extra\n",
+    );
+    // An "old" Kustomization CRD: sourceRef.kind limited to GitRepository.
+    let old_crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: kustomizations.kustomize.toolkit.fluxcd.io\nspec:\n  group: kustomize.toolkit.fluxcd.io\n  names:\n    kind: Kustomization\n    plural: kustomizations\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              sourceRef:\n                type: object\n                properties:\n                  kind:\n                    type: string\n                    enum:\n                    - GitRepository\n";
+    let staging_sync = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m\n  url: https://example.com/repo\n  ref:\n    branch: main\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./clusters/staging\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+    write(
+        dir.path(),
+        "clusters/staging/flux-system/gotk-sync.yaml",
+        staging_sync,
+    );
+    write(
+        dir.path(),
+        "clusters/staging/flux-system/gotk-components.yaml",
+        old_crd,
+    );
+    write(
+        dir.path(),
+        "clusters/staging/flux-system/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n",
+    );
+    write(
+        dir.path(),
+        "clusters/staging/extra.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: extra\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./extra\n  prune: true\n  sourceRef:\n    kind: ExternalArtifact\n    name: extra\n",
+    );
+    let report = run(dir.path());
+    let schema: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "schema/invalid")
+        .map(|f| f.location.to_string())
+        .collect();
+    assert_eq!(
+        schema,
+        ["clusters/staging/extra.yaml:11"],
+        "{:#?}",
+        report.findings
+    );
+}
