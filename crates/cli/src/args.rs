@@ -50,6 +50,8 @@ pub enum Command {
     Tree(crate::commands::tree::TreeArgs),
     /// Show the events of keelson's objects.
     Events(crate::commands::events::EventsArgs),
+    /// Show the controller's log lines about chosen objects.
+    Logs(crate::commands::logs::LogsArgs),
     /// Print objects as YAML without status, ready for Git.
     Export(crate::commands::reconcile::ReconcileArgs),
     /// Compare a local tree with the cluster through a server-side dry-run.

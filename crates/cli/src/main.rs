@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod logging;
 
 use std::process::ExitCode;
 

@@ -3,75 +3,12 @@
 //! other) from a real `git daemon`. Each command's output and exit code are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use keelson_api::{GitRepository, Kustomization};
 use keelson_testsupport::{TestNamespace, apply, kubeconfig_path};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Daemon {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn daemon(base: &Path) -> Daemon {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = keelson_testsupport::git_daemon()
-        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", base.display()))
-        .arg(base)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Daemon {
-        child,
-        url: format!("git://127.0.0.1:{port}/repo.git"),
-    }
-}
 
 struct Run {
     code: i32,
@@ -93,49 +30,23 @@ async fn keelson(args: &[&str]) -> Run {
     }
 }
 
-fn write(root: &Path, path: &str, text: &str) {
-    let file = root.join(path);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(file, text).unwrap();
-}
-
-fn push(work: &Path, message: &str) -> String {
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-q", "-m", message]);
-    git(work, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
-    format!("main@sha1:{}", git(work, &["rev-parse", "HEAD"]))
-}
-
 #[tokio::test]
 async fn operator_commands_against_a_reconciling_controller() {
     let ns = TestNamespace::create("cli-ops").await;
     let n = ns.name().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("repo.git");
-    git(
-        dir.path(),
-        &["init", "--bare", "-q", bare.to_str().unwrap()],
-    );
-    let work: PathBuf = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q"]);
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-    let server = daemon(dir.path());
+    let repo = keelson_testsupport::git::TestRepo::new();
+    let work = repo.work().to_path_buf();
 
     // clusters/ holds the Kustomization "apps"; apps/ holds a substituted ConfigMap.
-    write(
-        &work,
-        "clusters/apps.yaml",
+    repo.write("clusters/apps.yaml",
         &format!(
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: {n}\nspec:\n  interval: 10m\n  path: ./apps\n  prune: true\n  targetNamespace: {n}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n  postBuild:\n    substitute:\n      greeting: hello\n"
         ),
     );
-    write(
-        &work,
-        "apps/greeting.yaml",
+    repo.write("apps/greeting.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  text: ${greeting} world\n  replicas: \"1\"\n",
     );
-    let rev1 = push(&work, "initial");
+    let rev1 = repo.push("initial");
 
     // CRDs and the controller (in-process), then the root objects.
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ns.client());
@@ -160,7 +71,7 @@ async fn operator_commands_against_a_reconciling_controller() {
         &repos,
         json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "flux-system"},
-        "spec": {"url": server.url, "interval": "10m", "ref": {"branch": "main"}}}),
+        "spec": {"url": repo.url(), "interval": "10m", "ref": {"branch": "main"}}}),
     )
     .await;
     let kss: Api<Kustomization> = ns.api();
@@ -358,13 +269,10 @@ async fn operator_commands_against_a_reconciling_controller() {
     ])
     .await;
     assert_eq!(d.code, 0, "{}{}", d.stdout, d.stderr);
-    write(
-        &work,
-        "apps/greeting.yaml",
+    repo.write("apps/greeting.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  text: ${greeting} world\n  replicas: \"3\"\n",
     );
-    write(
-        &work,
+    repo.write(
         "apps/extra.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n",
     );
@@ -419,4 +327,172 @@ async fn operator_commands_against_a_reconciling_controller() {
             )
             .await;
     }
+}
+
+/// The helm kinds in the operator commands: a HelmRelease whose chart is a folder of a
+/// GitRepository (so its HelmChart is created by the controller) and a HelmRepository that
+/// cannot be reached.
+#[tokio::test]
+async fn operator_commands_on_helm_kinds() {
+    let ns = TestNamespace::create("cli-helm").await;
+    let n = ns.name().to_string();
+    let repo = keelson_testsupport::git::TestRepo::new();
+    repo.write(
+        "charts/demo/Chart.yaml",
+        "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+    );
+    repo.write(
+        "charts/demo/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
+    );
+    repo.push("chart");
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ns.client());
+    for crd in keelson_api::crds() {
+        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
+    }
+    let storage = tempfile::tempdir().unwrap();
+    let controller = tokio::spawn(keelson_controller::run(
+        ns.client(),
+        keelson_controller::ControllerConfig {
+            storage_path: storage.path().to_path_buf(),
+            storage_addr: "127.0.0.1:0".parse().unwrap(),
+            namespace: Some(n.clone()),
+            ..Default::default()
+        },
+    ));
+    let repos: Api<GitRepository> = ns.api();
+    apply(
+        &repos,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "repo"},
+        "spec": {"url": repo.url(), "interval": "10m", "ref": {"branch": "main"}}}),
+    )
+    .await;
+    let helmrepos: Api<keelson_api::HelmRepository> = ns.api();
+    apply(
+        &helmrepos,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "broken"},
+        "spec": {"url": "http://127.0.0.1:1/charts", "interval": "10m"}}),
+    )
+    .await;
+    let releases: Api<keelson_api::HelmRelease> = ns.api();
+    apply(
+        &releases,
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "demo"},
+        "spec": {"interval": "10m",
+                 "chart": {"spec": {"chart": "./charts/demo", "sourceRef": {"kind": "GitRepository", "name": "repo"}}},
+                 "values": {"greeting": "hi"}}}),
+    )
+    .await;
+    keelson_testsupport::eventually(
+        "HelmRelease demo Ready",
+        Duration::from_secs(120),
+        || async {
+            let hr = releases.get_opt("demo").await.ok().flatten()?;
+            let value = serde_json::to_value(&hr).ok()?;
+            value["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // get: the release with its chart version, the HelmChart made for it, the failing repository.
+    let g = keelson(&["get", "hr", "-n", &n]).await;
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    assert!(
+        g.stdout.lines().any(|l| l.starts_with("demo")
+            && l.contains("0.1.0")
+            && l.contains("False       True")),
+        "{}",
+        g.stdout
+    );
+    let chart = format!("{n}-demo");
+    let g = keelson(&["get", "sources", "chart", "-n", &n]).await;
+    assert!(
+        g.stdout
+            .lines()
+            .any(|l| l.starts_with(&chart) && l.contains("0.1.0")),
+        "{}{}",
+        g.stdout,
+        g.stderr
+    );
+    let g = keelson(&["get", "sources", "helm", "-n", &n]).await;
+    assert!(
+        g.stdout
+            .lines()
+            .any(|l| l.starts_with("broken") && l.contains("False       False")),
+        "{}{}",
+        g.stdout,
+        g.stderr
+    );
+    let g = keelson(&["get", "sources", "all", "-n", &n]).await;
+    for name in [
+        "gitrepository/repo",
+        &format!("helmchart/{chart}"),
+        "helmrepository/broken",
+    ] {
+        assert!(g.stdout.contains(name), "{name}:\n{}", g.stdout);
+    }
+    assert!(
+        !g.stdout.contains("helmrelease/"),
+        "sources only:\n{}",
+        g.stdout
+    );
+
+    // reconcile --with-source: the HelmChart first, then the release, with its chart version.
+    let r = keelson(&["reconcile", "hr", "demo", "-n", &n, "--with-source"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("► reconciling HelmChart {n}/{chart}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "✔ HelmRelease {n}/demo reconciled: revision 0.1.0"
+        )),
+        "{}",
+        r.stderr
+    );
+    // A failing source: exit 1 with its reason.
+    let r = keelson(&["reconcile", "source", "helm", "broken", "-n", &n]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("✗ HelmRepository {n}/broken: ")),
+        "{}",
+        r.stderr
+    );
+
+    // suspend / resume a HelmRelease.
+    let s = keelson(&["suspend", "hr", "demo", "-n", &n]).await;
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert_eq!(releases.get("demo").await.unwrap().spec.suspend, Some(true));
+    let s = keelson(&["resume", "hr", "demo", "-n", &n]).await;
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert!(releases.get("demo").await.unwrap().spec.suspend != Some(true));
+
+    // export: the release's desired state.
+    let x = keelson(&["export", "hr", "demo", "-n", &n]).await;
+    assert_eq!(x.code, 0, "{}", x.stderr);
+    let docs = keelson_manifest::parse_documents(&x.stdout).unwrap();
+    assert_eq!(docs.len(), 1, "{}", x.stdout);
+    assert_eq!(docs[0]["kind"], "HelmRelease");
+    assert_eq!(docs[0]["spec"]["values"]["greeting"], "hi");
+    assert!(docs[0].get("status").is_none(), "{}", x.stdout);
+
+    controller.abort();
+    let _ = controller.await;
+    let _ = releases
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await;
 }

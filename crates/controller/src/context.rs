@@ -136,6 +136,12 @@ impl Context {
     ) {
         let regarding = object.object_ref(&());
         let note = truncate(note, 1024);
+        // Every event is a log line too (inside the reconcile span: it names the object).
+        if warning {
+            tracing::error!(reason, "{note}");
+        } else {
+            tracing::info!(reason, "{note}");
+        }
         if let Err(err) = self
             .recorder
             .publish(&regarding, warning, reason, "Reconcile", note)

@@ -11,8 +11,7 @@ use keelson_api::meta::Artifact;
 use keelson_api::{GitRepository, GitRepositoryStatus, RECONCILE_REQUESTED_AT};
 use keelson_source::{FetchOptions, GitAuth, GitReference, ObjectKey, SourceError};
 use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use crate::context::{Context, now};
@@ -28,8 +27,8 @@ pub struct Failure {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<GitRepository> = ctx.watched();
-    Controller::new(api, watcher::Config::default())
-        .run(reconcile, error_policy, ctx)
+    crate::runner::controller_for(api)
+        .run(crate::runner::traced(reconcile), error_policy, ctx)
         .for_each(|result| async move {
             if let Err(err) = result {
                 tracing::debug!(%err, "gitrepository reconcile error");

@@ -22,7 +22,7 @@ use keelson_api::{
 };
 use keelson_source::{HelmRepoError, Index, Storage};
 use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -44,7 +44,7 @@ struct Built {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<HelmChart> = ctx.watched();
-    let controller = Controller::new(api, watcher::Config::default());
+    let controller = crate::runner::controller_for(api);
     let (by_repo, by_git) = (controller.store(), controller.store());
     let repos: Api<HelmRepository> = ctx.watched();
     let gits: Api<GitRepository> = ctx.watched();
@@ -56,7 +56,7 @@ pub async fn run(ctx: Arc<Context>) {
         .watches(gits, watcher::Config::default(), move |g| {
             using(&by_git.state(), "GitRepository", &g)
         })
-        .run(reconcile, error_policy, ctx)
+        .run(crate::runner::traced(reconcile), error_policy, ctx)
         .for_each(|result| async move {
             if let Err(err) = result {
                 tracing::debug!(%err, "helmchart reconcile error");

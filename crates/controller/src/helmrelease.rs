@@ -25,7 +25,7 @@ use keelson_release::model::{Release, status as rstatus};
 use keelson_release::render::{Rendered, Settings};
 use keelson_release::{CrdPolicy, Engine, Request, Storage};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -73,7 +73,7 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
         kube_version,
     });
     let api: Api<HelmRelease> = ctx.watched();
-    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let controller = crate::runner::controller_for(api.clone());
     let store = controller.store();
     let (by_cm, by_secret, dependents) = (store.clone(), store.clone(), store.clone());
     let by_chart = store;
@@ -143,7 +143,7 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
                 .map(|hr| ObjectRef::from_obj(hr.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .run(reconcile, error_policy, shared)
+        .run(crate::runner::traced(reconcile), error_policy, shared)
         .for_each(|result| async move {
             if let Err(err) = result {
                 tracing::debug!(%err, "helmrelease reconcile error");

@@ -16,8 +16,7 @@ use keelson_api::meta::Artifact;
 use keelson_api::{HelmRepository, RECONCILE_REQUESTED_AT};
 use keelson_source::{HelmRepoAuth, HelmRepoClient, HelmRepoError, ObjectKey, Storage};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use sha2::Digest;
@@ -34,8 +33,8 @@ pub(crate) struct Failure {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<HelmRepository> = ctx.watched();
-    Controller::new(api, watcher::Config::default())
-        .run(reconcile, error_policy, ctx)
+    crate::runner::controller_for(api)
+        .run(crate::runner::traced(reconcile), error_policy, ctx)
         .for_each(|result| async move {
             if let Err(err) = result {
                 tracing::debug!(%err, "helmrepository reconcile error");

@@ -18,7 +18,7 @@ use keelson_api::{GitRepository, Kustomization, KustomizationStatus, RECONCILE_R
 use keelson_apply::{ApplyOptions, Inventory};
 use keelson_manifest::ObjectId;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -50,7 +50,7 @@ impl Failure {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<Kustomization> = ctx.watched();
-    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let controller = crate::runner::controller_for(api.clone());
     let store = controller.store();
     let dependents = store.clone();
     let repos: Api<GitRepository> = ctx.watched();
@@ -84,7 +84,7 @@ pub async fn run(ctx: Arc<Context>) {
                 .map(|k| ObjectRef::from_obj(k.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .run(reconcile, error_policy, ctx)
+        .run(crate::runner::traced(reconcile), error_policy, ctx)
         .for_each(|result| async move {
             if let Err(err) = result {
                 tracing::debug!(%err, "kustomization reconcile error");

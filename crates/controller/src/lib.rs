@@ -22,6 +22,7 @@ mod helmrepository;
 mod kustomization;
 pub mod overlay;
 pub mod render;
+mod runner;
 pub mod substitute;
 
 use std::net::SocketAddr;

@@ -35,7 +35,7 @@ pub struct InstallOptions {
     /// account (Flux binds `cluster-admin`); `None` binds nothing, so every Kustomization must
     /// name a service account to impersonate.
     pub reconciler_role: Option<String>,
-    /// The log level of the controller.
+    /// The log level of the controller (`debug`, `info` or `error`, Flux's levels).
     pub log_level: String,
 }
 
@@ -278,9 +278,10 @@ fn deployment(options: &InstallOptions) -> Value {
                             "--storage-path=/data",
                             format!("--storage-addr=0.0.0.0:{ARTIFACT_PORT}"),
                             format!("--storage-adv-addr={advertise}"),
+                            "--log-encoding=json",
+                            format!("--log-level={}", options.log_level),
                         ],
                         "env": [
-                            { "name": "KEELSON_LOG", "value": options.log_level },
                             { "name": "RUNTIME_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
                         ],
                         "ports": [{ "name": "http", "containerPort": ARTIFACT_PORT, "protocol": "TCP" }],

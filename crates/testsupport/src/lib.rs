@@ -16,6 +16,8 @@
 //! # }
 //! ```
 
+pub mod git;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -34,17 +34,17 @@ pub struct ControllerArgs {
     /// sets no `spec.serviceAccountName` — enforces multi-tenancy, as Flux's flag of that name.
     #[arg(long)]
     pub default_service_account: Option<String>,
+    /// Log format: JSON lines (read by `keelson logs`) or console text.
+    #[arg(long, value_enum, default_value_t)]
+    pub log_encoding: crate::logging::LogEncoding,
+    /// Log level (`KEELSON_LOG`, an env-filter directive list, overrides it).
+    #[arg(long, value_enum, default_value_t)]
+    pub log_level: crate::logging::LogLevel,
 }
 
 /// Runs the controller until interrupted.
 pub fn run(args: &ControllerArgs) -> anyhow::Result<Exit> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEELSON_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init(args.log_encoding, args.log_level);
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async {
         let config = match &args.kubeconfig {

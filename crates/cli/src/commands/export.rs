@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use kube::api::ListParams;
 use serde_json::{Map, Value, json};
 
-use super::reconcile::{Kind, ReconcileArgs, SourceKind, Target};
+use super::reconcile::{ReconcileArgs, resolve};
 use super::runtime::block_on;
 use crate::Exit;
 
@@ -47,12 +47,7 @@ pub fn clean(object: &Value) -> Value {
 
 /// Prints the objects.
 pub fn run(args: &ReconcileArgs) -> anyhow::Result<Exit> {
-    let (kind, target) = match &args.target {
-        Target::Source {
-            kind: SourceKind::Git(t),
-        } => (Kind::git_repository(), t),
-        Target::Kustomization(t) => (Kind::kustomization(), t),
-    };
+    let (kind, target) = resolve(&args.target);
     anyhow::ensure!(target.name.is_some() != target.all, "give a name or --all");
     block_on(async {
         let client = target.cluster.client().await?;

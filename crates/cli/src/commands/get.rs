@@ -10,8 +10,7 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use keelson_api::{GitRepository, HelmRelease, Kustomization};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
 use super::cluster::ClusterArgs;
@@ -58,6 +57,14 @@ pub struct AllArgs {
 pub enum GetSources {
     /// GitRepository sources.
     Git(ListArgs),
+    /// OCIRepository sources.
+    Oci(ListArgs),
+    /// HelmRepository sources.
+    Helm(ListArgs),
+    /// HelmChart sources.
+    Chart(ListArgs),
+    /// Every source kind, one table per kind.
+    All(AllArgs),
 }
 
 /// Which objects to list and how to print them.
@@ -76,70 +83,7 @@ pub struct ListArgs {
     pub cluster: ClusterArgs,
 }
 
-/// A kind that `keelson get` lists.
-#[derive(Debug, Clone)]
-pub struct FluxKind {
-    /// The kind, e.g. `GitRepository`.
-    pub kind: &'static str,
-    /// Its API resource.
-    pub resource: ApiResource,
-    /// The REVISION column of an object (empty when there is none yet).
-    pub revision: fn(&Value) -> String,
-}
-
-impl FluxKind {
-    /// `source.toolkit.fluxcd.io/v1` GitRepository; its revision is the stored artifact's.
-    pub fn git_repository() -> Self {
-        Self {
-            kind: "GitRepository",
-            resource: ApiResource::erase::<GitRepository>(&()),
-            revision: |object| text_at(object, &["status", "artifact", "revision"]),
-        }
-    }
-
-    /// `kustomize.toolkit.fluxcd.io/v1` Kustomization; its revision is the last applied one.
-    pub fn kustomization() -> Self {
-        Self {
-            kind: "Kustomization",
-            resource: ApiResource::erase::<Kustomization>(&()),
-            revision: |object| text_at(object, &["status", "lastAppliedRevision"]),
-        }
-    }
-
-    /// `helm.toolkit.fluxcd.io/v2` HelmRelease; its revision is the chart version of the newest
-    /// release in its history, as `flux get helmreleases` prints it.
-    pub fn helm_release() -> Self {
-        Self {
-            kind: "HelmRelease",
-            resource: ApiResource::erase::<HelmRelease>(&()),
-            revision: |object| {
-                object
-                    .pointer("/status/history/0/chartVersion")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            },
-        }
-    }
-
-    /// The kinds `keelson get all` lists, sources first.
-    pub fn all() -> Vec<Self> {
-        vec![
-            Self::git_repository(),
-            Self::kustomization(),
-            Self::helm_release(),
-        ]
-    }
-}
-
-/// The string at `path` in `value`, or empty.
-pub fn text_at(value: &Value, path: &[&str]) -> String {
-    path.iter()
-        .try_fold(value, |v, key| v.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
+pub use super::kinds::{FluxKind, text_at};
 
 /// The READY and MESSAGE columns: the Ready condition's status and message, or Flux's
 /// `False` / `waiting to be reconciled` when there is no Ready condition yet.
@@ -290,9 +234,10 @@ pub async fn get(kind: &FluxKind, args: &ListArgs) -> anyhow::Result<Exit> {
     }
 }
 
-/// `keelson get all`: one table per kind that has objects, names prefixed with the lower-case
-/// kind as `flux get all` prints them. A kind whose CRD is not installed is skipped.
-pub async fn get_all(args: &AllArgs) -> anyhow::Result<Exit> {
+/// `keelson get all` / `get sources all`: one table per kind of `kinds` that has objects,
+/// names prefixed with the lower-case kind as `flux get all` prints them. A kind whose CRD is
+/// not installed is skipped.
+pub async fn get_all(args: &AllArgs, kinds: Vec<FluxKind>) -> anyhow::Result<Exit> {
     let client = args.cluster.client().await?;
     let list = ListArgs {
         name: None,
@@ -301,7 +246,7 @@ pub async fn get_all(args: &AllArgs) -> anyhow::Result<Exit> {
         cluster: args.cluster.clone(),
     };
     let mut tables = Vec::new();
-    for kind in FluxKind::all() {
+    for kind in kinds {
         let objects = match list_objects(client.clone(), &kind, &list).await {
             Ok(Listed::Objects(objects)) => objects,
             Ok(Listed::NotFound) => Vec::new(),
@@ -350,9 +295,15 @@ pub fn run(args: &GetArgs) -> anyhow::Result<Exit> {
     runtime.block_on(async {
         match &args.what {
             GetWhat::Sources(GetSources::Git(list)) => get(&FluxKind::git_repository(), list).await,
+            GetWhat::Sources(GetSources::Oci(list)) => get(&FluxKind::oci_repository(), list).await,
+            GetWhat::Sources(GetSources::Helm(list)) => {
+                get(&FluxKind::helm_repository(), list).await
+            }
+            GetWhat::Sources(GetSources::Chart(list)) => get(&FluxKind::helm_chart(), list).await,
+            GetWhat::Sources(GetSources::All(all)) => get_all(all, FluxKind::sources()).await,
             GetWhat::Kustomizations(list) => get(&FluxKind::kustomization(), list).await,
             GetWhat::Helmreleases(list) => get(&FluxKind::helm_release(), list).await,
-            GetWhat::All(all) => get_all(all).await,
+            GetWhat::All(all) => get_all(all, FluxKind::all()).await,
         }
     })
 }

@@ -21,7 +21,7 @@ pub struct ComponentArgs {
     #[arg(long, default_value = "cluster-admin")]
     pub reconciler_role: String,
     /// The controller's log level.
-    #[arg(long, default_value = "info")]
+    #[arg(long, default_value = "info", value_parser = ["debug", "info", "error"])]
     pub log_level: String,
 }
 

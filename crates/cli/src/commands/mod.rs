@@ -12,6 +12,8 @@ pub(crate) mod export;
 pub(crate) mod get;
 pub(crate) mod helm;
 pub(crate) mod install;
+pub(crate) mod kinds;
+pub(crate) mod logs;
 pub(crate) mod output;
 pub(crate) mod reconcile;
 pub(crate) mod release;
@@ -46,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Resume(args) => reconcile::set_suspended(&args, false),
         Command::Tree(args) => tree::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Logs(args) => logs::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Diff(args) => diff::diff(&args),
         Command::Validate(args) => validate::run(&args),

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use keelson_api::{GitRepository, Kustomization, RECONCILE_REQUESTED_AT};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use keelson_api::RECONCILE_REQUESTED_AT;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use super::cluster::ClusterArgs;
+use super::kinds::FluxKind as Kind;
 use super::runtime::{block_on, parse_duration};
 use crate::Exit;
 
@@ -26,6 +27,9 @@ pub enum Target {
     /// A Kustomization.
     #[command(alias = "ks")]
     Kustomization(NameArgs),
+    /// A HelmRelease.
+    #[command(alias = "hr")]
+    Helmrelease(NameArgs),
 }
 
 /// Source kinds.
@@ -33,6 +37,12 @@ pub enum Target {
 pub enum SourceKind {
     /// A GitRepository.
     Git(NameArgs),
+    /// An OCIRepository.
+    Oci(NameArgs),
+    /// A HelmRepository.
+    Helm(NameArgs),
+    /// A HelmChart.
+    Chart(NameArgs),
 }
 
 /// The object(s) to act on.
@@ -43,7 +53,7 @@ pub struct NameArgs {
     /// Act on every object of the kind in the namespace (suspend/resume).
     #[arg(long)]
     pub all: bool,
-    /// Reconcile the Kustomization's source first (reconcile kustomization).
+    /// Reconcile the object's source first (its sourceRef, chartRef or HelmChart).
     #[arg(long)]
     pub with_source: bool,
     /// How long to wait for the outcome.
@@ -62,44 +72,17 @@ pub struct ReconcileArgs {
     pub target: Target,
 }
 
-/// A kind and how to print it.
-#[derive(Debug, Clone)]
-pub struct Kind {
-    /// The API resource.
-    pub resource: ApiResource,
-    /// The display name (`GitRepository`).
-    pub kind: &'static str,
-}
-
-impl Kind {
-    /// GitRepository.
-    pub fn git_repository() -> Self {
-        Self {
-            resource: ApiResource::erase::<GitRepository>(&()),
-            kind: "GitRepository",
-        }
-    }
-
-    /// Kustomization.
-    pub fn kustomization() -> Self {
-        Self {
-            resource: ApiResource::erase::<Kustomization>(&()),
-            kind: "Kustomization",
-        }
-    }
-
-    /// The API of this kind in `ns`.
-    pub fn api(&self, client: &Client, ns: &str) -> Api<DynamicObject> {
-        Api::namespaced_with(client.clone(), ns, &self.resource)
-    }
-}
-
-fn resolve(target: &Target) -> (Kind, &NameArgs) {
+/// The kind and the arguments `target` names.
+pub fn resolve(target: &Target) -> (Kind, &NameArgs) {
     match target {
-        Target::Source {
-            kind: SourceKind::Git(args),
-        } => (Kind::git_repository(), args),
+        Target::Source { kind } => match kind {
+            SourceKind::Git(args) => (Kind::git_repository(), args),
+            SourceKind::Oci(args) => (Kind::oci_repository(), args),
+            SourceKind::Helm(args) => (Kind::helm_repository(), args),
+            SourceKind::Chart(args) => (Kind::helm_chart(), args),
+        },
         Target::Kustomization(args) => (Kind::kustomization(), args),
+        Target::Helmrelease(args) => (Kind::helm_release(), args),
     }
 }
 
@@ -169,10 +152,7 @@ async fn wait_handled(
             && !reconciling
             && let Some(ready) = condition(&value, "Ready")
         {
-            let revision = value["status"]["lastAppliedRevision"]
-                .as_str()
-                .or_else(|| value["status"]["artifact"]["revision"].as_str())
-                .map(String::from);
+            let revision = Some((kind.revision)(&value)).filter(|r| !r.is_empty());
             return Ok(Outcome {
                 ready: ready["status"] == "True",
                 reason: ready["reason"].as_str().unwrap_or_default().into(),
@@ -214,25 +194,18 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Exit> {
     block_on(async {
         let client = target.cluster.client().await?;
         let ns = &target.cluster.namespace;
-        if target.with_source && kind.kind == "Kustomization" {
-            let ks = kind
+        if target.with_source {
+            let object = kind
                 .api(&client, ns)
                 .get(&name)
                 .await
-                .with_context(|| format!("failed to read Kustomization {ns}/{name}"))?;
-            let source = &ks.data["spec"]["sourceRef"];
-            anyhow::ensure!(
-                source["kind"] == "GitRepository",
-                "--with-source supports GitRepository sources, not {}",
-                source["kind"]
-            );
-            let source_ns = source["namespace"].as_str().unwrap_or(ns).to_string();
-            let source_name = source["name"].as_str().unwrap_or_default().to_string();
-            eprintln!("► reconciling GitRepository {source_ns}/{source_name}");
-            let git = Kind::git_repository();
+                .with_context(|| format!("failed to read {} {ns}/{name}", kind.kind))?;
+            let (source, source_ns, source_name) = source_of(&kind, &object.data, ns, &name)?;
+            eprintln!("► reconciling {} {source_ns}/{source_name}", source.kind);
             let outcome =
-                request_and_wait(&client, &git, &source_ns, &source_name, target.timeout).await?;
-            if report(&git, &source_ns, &source_name, &outcome) != Exit::Success {
+                request_and_wait(&client, &source, &source_ns, &source_name, target.timeout)
+                    .await?;
+            if report(&source, &source_ns, &source_name, &outcome) != Exit::Success {
                 return Ok(Exit::Failure);
             }
         }
@@ -240,6 +213,47 @@ pub fn reconcile(args: &ReconcileArgs) -> anyhow::Result<Exit> {
         let outcome = request_and_wait(&client, &kind, ns, &name, target.timeout).await?;
         Ok(report(&kind, ns, &name, &outcome))
     })
+}
+
+/// The source `--with-source` reconciles first: a Kustomization's `sourceRef`; a HelmRelease's
+/// `chartRef`, or the HelmChart made for its `spec.chart` (`status.helmChart`, else Flux's
+/// name `<namespace>-<name>` in the namespace of the chart's sourceRef).
+fn source_of(
+    kind: &Kind,
+    object: &Value,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<(Kind, String, String)> {
+    let by_ref = |reference: &Value| -> anyhow::Result<(Kind, String, String)> {
+        let ref_kind = reference["kind"].as_str().unwrap_or_default();
+        let source = Kind::by_name(ref_kind)
+            .filter(|k| k.kind != "Kustomization" && k.kind != "HelmRelease")
+            .with_context(|| format!("--with-source: {ref_kind:?} sources are not supported"))?;
+        Ok((
+            source,
+            reference["namespace"].as_str().unwrap_or(ns).to_string(),
+            reference["name"].as_str().unwrap_or_default().to_string(),
+        ))
+    };
+    match kind.kind {
+        "Kustomization" => by_ref(&object["spec"]["sourceRef"]),
+        "HelmRelease" if object["spec"]["chartRef"].is_object() => {
+            by_ref(&object["spec"]["chartRef"])
+        }
+        "HelmRelease" => {
+            if let Some((chart_ns, chart_name)) = object["status"]["helmChart"]
+                .as_str()
+                .and_then(|c| c.split_once('/'))
+            {
+                return Ok((Kind::helm_chart(), chart_ns.into(), chart_name.into()));
+            }
+            let chart_ns = object["spec"]["chart"]["spec"]["sourceRef"]["namespace"]
+                .as_str()
+                .unwrap_or(ns);
+            Ok((Kind::helm_chart(), chart_ns.into(), format!("{ns}-{name}")))
+        }
+        other => anyhow::bail!("--with-source does not apply to {other} objects"),
+    }
 }
 
 /// `keelson suspend …` (`suspend == true`) and `keelson resume …`.

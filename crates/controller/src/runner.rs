@@ -1,0 +1,132 @@
+//! How every reconciler is driven.
+//!
+//! - [`controller_for`]: the primary watch reacts to spec (generation) and annotation changes only,
+//!   as Flux's `GenerationChangedPredicate` + `ReconcileRequestedPredicate` — never to the status
+//!   the reconciler writes itself, which would make a failing object reconcile in a tight loop.
+//! - [`traced`]: one tracing span per reconcile, carrying the object's kind, name and namespace
+//!   and a reconcile id — the fields Flux's controllers put on every log line (`controllerKind`,
+//!   `name`, `namespace`, `reconcileID`). Everything logged while reconciling an object (its
+//!   events too) inherits them, which is what lets `keelson logs --kind K --name N` pick one
+//!   object's lines.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt as _, StreamExt as _};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::{WatchStreamExt as _, reflector, watcher};
+use kube::{Api, Resource, ResourceExt};
+use tracing::Instrument as _;
+
+/// A controller over `api` whose objects trigger a reconcile when created, when their spec
+/// changes (generation), when an annotation changes (`reconcile.fluxcd.io/requestedAt`, …), when
+/// their deletion starts and when they are deleted — not when only their status changes.
+pub(crate) fn controller_for<K>(api: Api<K>) -> Controller<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let mut last: HashMap<(Option<String>, String), u64> = HashMap::new();
+    let objects = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .filter_map(move |event| {
+            let passed = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    let hash = trigger_hash(&object);
+                    let key = (object.namespace(), object.name_any());
+                    (last.insert(key, hash) != Some(hash)).then_some(Ok(object))
+                }
+                Ok(watcher::Event::Delete(object)) => {
+                    last.remove(&(object.namespace(), object.name_any()));
+                    Some(Ok(object))
+                }
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Err(err) => Some(Err(err)),
+            };
+            std::future::ready(passed)
+        });
+    Controller::for_stream(objects, reader)
+}
+
+/// What a change must touch to trigger a reconcile.
+fn trigger_hash<K: Resource>(object: &K) -> u64 {
+    let meta = object.meta();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The span of one reconcile of `object`.
+pub(crate) fn reconcile_span<K: Resource<DynamicType = ()>>(object: &K) -> tracing::Span {
+    tracing::info_span!(
+        "reconcile",
+        controllerKind = %K::kind(&()),
+        name = %object.name_any(),
+        namespace = %object.namespace().unwrap_or_default(),
+        reconcileID = %reconcile_id(),
+    )
+}
+
+/// Wraps a reconcile function: each call runs inside [`reconcile_span`] and ends with one line
+/// saying how long it took (info) or why it failed (error), as Flux logs
+/// "Reconciliation finished in …".
+pub(crate) fn traced<K, C, E, F, Fut>(
+    reconcile: F,
+) -> impl FnMut(Arc<K>, Arc<C>) -> BoxFuture<'static, Result<Action, E>>
+where
+    K: Resource<DynamicType = ()> + Send + Sync + 'static,
+    C: Send + Sync + 'static,
+    E: std::fmt::Display + Send + 'static,
+    F: Fn(Arc<K>, Arc<C>) -> Fut,
+    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+{
+    move |object, ctx| {
+        let span = reconcile_span(object.as_ref());
+        let started = Instant::now();
+        let work = reconcile(object, ctx);
+        async move {
+            let result = work.await;
+            let seconds = started.elapsed().as_secs_f64();
+            match &result {
+                Ok(_) => tracing::info!("reconciliation finished in {seconds:.3}s"),
+                Err(err) => {
+                    tracing::error!(error = %err, "reconciliation failed after {seconds:.3}s")
+                }
+            }
+            result
+        }
+        .instrument(span)
+        .boxed()
+    }
+}
+
+/// A process-unique id (time-seeded, counting up) — enough to tell one reconcile's lines from
+/// the next one's.
+fn reconcile_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:016x}",
+        seed.rotate_left(17) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    )
+}

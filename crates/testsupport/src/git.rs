@@ -1,0 +1,154 @@
+//! Git for tests: a bare repository served by a real `git-daemon` on loopback and a work tree
+//! that pushes to it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Runs `git` in `dir` with a fixed identity and `main` as the default branch; returns stdout.
+///
+/// # Panics
+/// If git fails (the panic shows its stderr).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("git {args:?} could not start: {e}"));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A `git-daemon` exporting every repository under a directory; stopped when dropped.
+pub struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    /// Serves `base` on a free loopback port and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// If the daemon cannot start.
+    pub fn serve(base: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let child = crate::git_daemon()
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("git-daemon did not start: {e}"));
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    /// The `git://` URL of `repo` (a path relative to the served directory).
+    pub fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A served bare repository `repo.git` and a work tree whose `origin` it is.
+pub struct TestRepo {
+    daemon: GitDaemon,
+    work: PathBuf,
+    // Last: dropped after the daemon stopped.
+    _dir: tempfile::TempDir,
+}
+
+impl TestRepo {
+    /// An empty repository, served.
+    ///
+    /// # Panics
+    /// If the temporary directory, git or the daemon fail.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
+        let bare = dir.path().join("repo.git");
+        git(
+            dir.path(),
+            &["init", "--bare", "-q", &bare.display().to_string()],
+        );
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("mkdir work: {e}"));
+        git(&work, &["init", "-q"]);
+        git(
+            &work,
+            &["remote", "add", "origin", &bare.display().to_string()],
+        );
+        let daemon = GitDaemon::serve(dir.path());
+        Self {
+            daemon,
+            work,
+            _dir: dir,
+        }
+    }
+
+    /// The repository's `git://` URL.
+    pub fn url(&self) -> String {
+        self.daemon.url("repo.git")
+    }
+
+    /// The work tree.
+    pub fn work(&self) -> &Path {
+        &self.work
+    }
+
+    /// Writes `text` to `path` in the work tree (creating directories).
+    ///
+    /// # Panics
+    /// If the file cannot be written.
+    pub fn write(&self, path: &str, text: &str) {
+        let file = self.work.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir for {path}: {e}"));
+        }
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("write {path}: {e}"));
+    }
+
+    /// Commits everything and pushes to `main`; returns Flux's revision `main@sha1:<hex>`.
+    pub fn push(&self, message: &str) -> String {
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "-q", "-m", message]);
+        git(
+            &self.work,
+            &["push", "-q", "origin", "HEAD:refs/heads/main"],
+        );
+        format!("main@sha1:{}", git(&self.work, &["rev-parse", "HEAD"]))
+    }
+}
+
+impl Default for TestRepo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
