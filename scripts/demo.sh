@@ -73,7 +73,7 @@ while :; do
   if [[ $ready == *"apps=True"* && $ready == *"infrastructure=True"* && $ready == *"flux-system=True"* ]]; then break; fi
   if ((SECONDS > deadline)); then
     echo "the Kustomizations did not become Ready in time; controller log:" >&2
-    tail -n 50 "$work/controller.log" >&2
+    "$keelson" logs --log-file "$work/controller.log" --tail 50 >&2
     exit 1
   fi
   sleep 3
@@ -87,5 +87,7 @@ step "the workloads (pods are faked by kwok)"
 "$kubectl" wait --for=condition=Available --timeout=60s deployment --all -n podinfo
 step "inventory of apps (Flux's format)"
 "$kubectl" get kustomization apps -n flux-system -o jsonpath='{range .status.inventory.entries[*]}{.id}{"\n"}{end}'
+step "what the controller logged about apps (its JSON log, read by keelson logs)"
+"$keelson" logs --log-file "$work/controller.log" --kind Kustomization --name apps -n flux-system
 
 printf '\nThe control plane keeps running: KUBECONFIG=%s\nStop it with: testenv/down.sh\n' "$KUBECONFIG"
