@@ -6,9 +6,11 @@
 //! The layers: [`template`] (Go's template language), [`funcs`] (the function table),
 //! [`value`]/[`gofmt`]/[`yaml`]/[`json`] (Go values and how Go prints, reads and writes them),
 //! [`chart`] (loading charts from folders and `.tgz` archives), [`values`] (Helm's value
-//! coalescing), [`render`] (what `helm template` does) and [`release`] (what an install or
-//! upgrade needs: CRDs, the manifest in install order, hooks with their events, weights and
-//! delete policies, NOTES, and Helm's JSON form of the chart, all as `Send` data).
+//! coalescing), [`valuesfrom`] (a Flux HelmRelease's `valuesFrom` + `values` composition, shared
+//! by the reconciler and the offline gate), [`render`] (what `helm template` does) and
+//! [`release`] (what an install or upgrade needs: CRDs, the manifest in install order, hooks
+//! with their events, weights and delete policies, NOTES, and Helm's JSON form of the chart,
+//! all as `Send` data).
 //!
 //! For a HelmRelease reconciler: [`release::render_release_archive`] takes a chart artifact's
 //! bytes, the merged values as JSON and [`render::RenderOptions`] (release name, namespace,
@@ -41,4 +43,5 @@ pub mod template;
 pub mod toml;
 pub mod value;
 pub mod values;
+pub mod valuesfrom;
 pub mod yaml;

@@ -1,70 +1,14 @@
-//! The values of a release, composed in Flux's order: each `valuesFrom` entry in turn (a whole
-//! YAML document merged at the root, or one value set at `targetPath` with Helm's `--set`
-//! rules), then `spec.values` on top. Maps merge recursively; anything else is replaced.
+//! The values of a release, composed in Flux's order ([`keelson_helm::valuesfrom`], shared with
+//! the offline gate): each `valuesFrom` entry in turn, then `spec.values` on top.
 
 use std::collections::BTreeMap;
 
 use keelson_api::helmrelease::ValuesReference;
-use keelson_helm::value::{Map, Value};
+use keelson_helm::value::Map;
+use keelson_helm::valuesfrom::ValuesFrom;
 use serde_json::Value as Json;
 
-/// Values that could not be composed.
-#[derive(Debug, thiserror::Error)]
-pub enum ValuesError {
-    /// A referenced ConfigMap or Secret does not exist and is not optional.
-    #[error("could not find {kind} '{namespace}/{name}'")]
-    NotFound {
-        /// `ConfigMap` or `Secret`.
-        kind: String,
-        /// Its namespace.
-        namespace: String,
-        /// Its name.
-        name: String,
-    },
-    /// The key is missing from the object.
-    #[error("missing key '{key}' in {kind} '{namespace}/{name}'")]
-    MissingKey {
-        /// The key.
-        key: String,
-        /// `ConfigMap` or `Secret`.
-        kind: String,
-        /// Its namespace.
-        namespace: String,
-        /// Its name.
-        name: String,
-    },
-    /// The data under the key is not a YAML map.
-    #[error("failed to parse values from {kind} '{namespace}/{name}' key '{key}': {message}")]
-    Parse {
-        /// `ConfigMap` or `Secret`.
-        kind: String,
-        /// Its namespace.
-        namespace: String,
-        /// Its name.
-        name: String,
-        /// The key.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// `targetPath` could not be set.
-    #[error("failed to set target path '{path}' for {kind} '{namespace}/{name}': {message}")]
-    TargetPath {
-        /// The path.
-        path: String,
-        /// `ConfigMap` or `Secret`.
-        kind: String,
-        /// Its namespace.
-        namespace: String,
-        /// Its name.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// An unsupported kind.
-    #[error("unsupported values reference kind '{0}' (ConfigMap or Secret)")]
-    Kind(String),
-}
+pub use keelson_helm::valuesfrom::{ValuesError, from_json, to_json};
 
 /// One `valuesFrom` entry with the data of the object it names (`None`: the object is missing).
 pub struct Source<'a> {
@@ -80,122 +24,19 @@ pub fn compose(
     sources: &[Source<'_>],
     inline: Option<&Json>,
 ) -> Result<Map, ValuesError> {
-    let mut result = Map::new();
-    for source in sources {
-        let r = source.reference;
-        if r.kind != "ConfigMap" && r.kind != "Secret" {
-            return Err(ValuesError::Kind(r.kind.clone()));
-        }
-        let Some(data) = &source.data else {
-            if r.is_optional() {
-                continue;
-            }
-            return Err(ValuesError::NotFound {
-                kind: r.kind.clone(),
-                namespace: namespace.into(),
-                name: r.name.clone(),
-            });
-        };
-        let key = r.key();
-        let Some(text) = data.get(key) else {
-            return Err(ValuesError::MissingKey {
-                key: key.into(),
-                kind: r.kind.clone(),
-                namespace: namespace.into(),
-                name: r.name.clone(),
-            });
-        };
-        if let Some(path) = r.target_path.as_deref().filter(|p| !p.is_empty()) {
-            set_path(&mut result, path, text, r.literal.unwrap_or(false)).map_err(|message| {
-                ValuesError::TargetPath {
-                    path: path.into(),
-                    kind: r.kind.clone(),
-                    namespace: namespace.into(),
-                    name: r.name.clone(),
-                    message,
-                }
-            })?;
-            continue;
-        }
-        let parsed = keelson_helm::yaml::parse(text).map_err(|e| ValuesError::Parse {
-            kind: r.kind.clone(),
-            namespace: namespace.into(),
-            name: r.name.clone(),
-            key: key.into(),
-            message: e.to_string(),
-        })?;
-        match parsed {
-            Value::Map(m) => {
-                let m = m.borrow().clone();
-                keelson_helm::values::merge_maps(&mut result, &m);
-            }
-            v if v.is_nil() => {}
-            other => {
-                return Err(ValuesError::Parse {
-                    kind: r.kind.clone(),
-                    namespace: namespace.into(),
-                    name: r.name.clone(),
-                    key: key.into(),
-                    message: format!("expected a map, found {}", other.type_name()),
-                });
-            }
-        }
-    }
-    if let Some(inline) = inline
-        && let Value::Map(m) = keelson_helm::json::from_serde(inline)
-    {
-        let m = m.borrow().clone();
-        keelson_helm::values::merge_maps(&mut result, &m);
-    }
-    Ok(result)
-}
-
-/// Sets one value at a `--set` path: quoted values (and `literal`) as strings, others typed.
-fn set_path(into: &mut Map, path: &str, value: &str, literal: bool) -> Result<(), String> {
-    let quoted = value.len() >= 2
-        && ((value.starts_with('"') && value.ends_with('"'))
-            || (value.starts_with('\'') && value.ends_with('\'')));
-    if literal {
-        let mut json = Json::Object(to_json(into));
-        let mut cursor = &mut json;
-        for segment in path.split('.') {
-            if !cursor.is_object() {
-                *cursor = Json::Object(serde_json::Map::new());
-            }
-            let Json::Object(map) = cursor else {
-                return Err("not a map".into());
-            };
-            cursor = map.entry(segment.to_string()).or_insert(Json::Null);
-        }
-        *cursor = Json::String(value.to_string());
-        if let Json::Object(m) = &json {
-            *into = from_json(m);
-        }
-        return Ok(());
-    }
-    let (text, as_string) = if quoted {
-        (value.trim_matches(['"', '\'']), true)
-    } else {
-        (value, false)
-    };
-    keelson_helm::values::parse_set(&format!("{path}={text}"), into, as_string)
-        .map_err(|e| e.to_string())
-}
-
-/// The values as JSON (what the release record stores as `config`).
-pub fn to_json(values: &Map) -> serde_json::Map<String, Json> {
-    match keelson_helm::json::to_serde(&Value::map(values.clone())) {
-        Json::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
-}
-
-/// The values from JSON.
-pub fn from_json(values: &serde_json::Map<String, Json>) -> Map {
-    match keelson_helm::json::from_serde(&Json::Object(values.clone())) {
-        Value::Map(m) => m.borrow().clone(),
-        _ => Map::new(),
-    }
+    let entries: Vec<ValuesFrom<'_>> = sources
+        .iter()
+        .map(|s| ValuesFrom {
+            kind: &s.reference.kind,
+            name: &s.reference.name,
+            key: s.reference.key(),
+            target_path: s.reference.target_path.as_deref(),
+            literal: s.reference.literal.unwrap_or(false),
+            optional: s.reference.is_optional(),
+            data: s.data.clone(),
+        })
+        .collect();
+    keelson_helm::valuesfrom::compose(namespace, &entries, inline)
 }
 
 #[cfg(test)]
@@ -269,13 +110,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("missing key 'values.yaml'"));
-    }
-
-    #[test]
-    fn literal_sets_strings_verbatim() {
-        let mut into = Map::new();
-        set_path(&mut into, "config.file", "a=b,c", true).unwrap();
-        let json = to_json(&into);
-        assert_eq!(json["config"]["file"], "a=b,c");
     }
 }

@@ -135,6 +135,8 @@ pub struct Stats {
     pub kustomizations: usize,
     /// Plain kustomization trees built (not reached from a Flux Kustomization).
     pub plain_trees: usize,
+    /// HelmReleases rendered with their charts.
+    pub helm_releases: usize,
     /// Objects rendered.
     pub objects: usize,
     /// Objects validated against a schema.

@@ -82,6 +82,9 @@ pub struct Options {
     pub history: bool,
     /// Report only findings in files that differ from this git revision.
     pub changed_since: Option<String>,
+    /// A directory of packaged charts (`<name>-<version>.tgz`, Helm's repository cache
+    /// layout) to render HelmReleases whose charts come from a HelmRepository.
+    pub chart_cache: Option<PathBuf>,
 }
 
 /// Files larger than this are not scanned for secrets.
@@ -111,8 +114,12 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, Error> {
             ));
         }
     }
-    let rendered = render::render(&repo);
+    let settings = render::Settings {
+        chart_cache: options.chart_cache.clone(),
+    };
+    let rendered = render::render_with(&repo, &settings);
     report.stats.kustomizations = rendered.kustomizations;
+    report.stats.helm_releases = rendered.helm_releases;
     report.stats.plain_trees = rendered.plain_trees;
     report.stats.objects = rendered.objects.len();
     report.findings.extend(rendered.findings);
@@ -123,6 +130,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, Error> {
     }
     if !options.no_secrets {
         scan_secrets(&repo, &mut report.findings);
+        scan_chart_outputs(&rendered.chart_outputs, &mut report.findings);
         hygiene::check(&repo, &mut report.findings);
         if options.history {
             scan_history(&repo, &mut report.findings)?;
@@ -175,6 +183,29 @@ fn scan_secrets(repo: &repo::Repo, out: &mut Vec<Finding>) {
     }
 }
 
+/// Scans the rendered output of charts from outside the repository (its files are scanned
+/// as files); hits are reported at the HelmRelease.
+fn scan_chart_outputs(outputs: &[(Location, String, String)], out: &mut Vec<Finding>) {
+    if outputs.is_empty() {
+        return;
+    }
+    let scanner = secrets::Scanner::new();
+    for (location, template, text) in outputs {
+        for hit in scanner.scan(text.as_bytes()) {
+            out.push(Finding::new(
+                Category::Secret,
+                Severity::Error,
+                format!("secret/{}", hit.rule),
+                location.clone(),
+                format!(
+                    "{} found in the rendered chart output ({template}, line {})",
+                    hit.description, hit.line
+                ),
+            ));
+        }
+    }
+}
+
 /// Validates every rendered object; returns how many had a schema.
 fn check_schemas(
     repo: &repo::Repo,
@@ -217,6 +248,10 @@ fn check_schemas(
     let mut validated = 0;
     for r in objects {
         let id = render::display_id(&r.object);
+        let label = match &r.via {
+            Some(via) => format!("{id} (from {via})"),
+            None => id.clone(),
+        };
         match validators.validate_in(&r.object, r.cluster) {
             schema::Outcome::Valid => validated += 1,
             schema::Outcome::Invalid(violations) => {
@@ -233,7 +268,7 @@ fn check_schemas(
                             Severity::Error,
                             "schema/invalid",
                             r.location(repo, &v.pointer),
-                            format!("{id}: {at}: {}", v.message),
+                            format!("{label}: {at}: {}", v.message),
                         )
                         .with_object(id.clone()),
                     );
@@ -248,7 +283,7 @@ fn check_schemas(
                         if options.strict { Severity::Error } else { Severity::Info },
                         "schema/unknown-kind",
                         r.location(repo, ""),
-                        format!("{id}: no schema for {api_version} {kind} (neither built in nor a CRD in the repository)"),
+                        format!("{label}: no schema for {api_version} {kind} (neither built in nor a CRD in the repository)"),
                     )
                     .with_object(id.clone()),
                 );

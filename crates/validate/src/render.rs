@@ -23,6 +23,8 @@ use crate::finding::{Category, Finding, Location, Severity};
 use crate::fs::OverlayFs;
 use crate::repo::{Origin, Repo};
 
+mod helmrelease;
+
 const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 const HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
@@ -48,6 +50,9 @@ pub struct Rendered {
     /// The cluster (entry point group, numbered from 0) that deploys it, or `None` for plain
     /// trees.
     pub cluster: Option<usize>,
+    /// What produced it when that is not a file of the repository (`HelmRelease ns/name,
+    /// chart/templates/x.yaml`), for messages.
+    pub via: Option<String>,
 }
 
 impl Rendered {
@@ -71,6 +76,19 @@ pub struct Output {
     pub kustomizations: usize,
     /// Plain kustomization trees built.
     pub plain_trees: usize,
+    /// HelmReleases rendered.
+    pub helm_releases: usize,
+    /// The rendered text of charts from outside the repository (the chart cache), for the
+    /// secret scan: where to report (the HelmRelease), the template, the text.
+    pub chart_outputs: Vec<(Location, String, String)>,
+}
+
+/// How to render.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// A directory of packaged charts (`<name>-<version>.tgz`, as Helm's repository cache
+    /// keeps them) for HelmReleases whose charts come from a HelmRepository.
+    pub chart_cache: Option<PathBuf>,
 }
 
 /// A Flux Kustomization in a cluster.
@@ -89,10 +107,16 @@ impl Node {
     }
 }
 
-/// Renders the repository.
+/// Renders the repository with the default [`Settings`].
 pub fn render(repo: &Repo) -> Output {
+    render_with(repo, &Settings::default())
+}
+
+/// Renders the repository.
+pub fn render_with(repo: &Repo, settings: &Settings) -> Output {
     let mut r = Renderer {
         repo,
+        settings,
         out: Output::default(),
         read_all: BTreeSet::new(),
         clusters: 0,
@@ -151,11 +175,13 @@ pub fn render(repo: &Repo) -> Output {
         r.cluster(roots);
     }
     r.plain_trees();
+    r.plain_helm_releases();
     r.out
 }
 
 struct Renderer<'a> {
     repo: &'a Repo,
+    settings: &'a Settings,
     out: Output,
     read_all: BTreeSet<PathBuf>,
     /// Clusters started so far.
@@ -240,6 +266,7 @@ impl Renderer<'_> {
             }
         }
         self.check_graph(&cluster);
+        self.helm_releases(&cluster);
     }
 
     /// Renders one Kustomization; returns the Flux Kustomizations its output holds.
@@ -336,6 +363,7 @@ impl Renderer<'_> {
                 fallback: fallback.clone(),
                 owner: Some(key.clone()),
                 cluster: Some(cluster.id),
+                via: None,
             });
         }
         children
@@ -883,6 +911,7 @@ impl Renderer<'_> {
                     fallback: fallback.clone(),
                     owner: None,
                     cluster: None,
+                    via: None,
                 });
             }
         }

@@ -46,6 +46,10 @@ pub struct ValidateArgs {
     /// Report only findings in files that differ from this git revision (pre-commit mode).
     #[arg(long, value_name = "REV")]
     pub changed_since: Option<String>,
+    /// A directory of packaged charts (`<name>-<version>.tgz`, as Helm's repository cache
+    /// keeps them): HelmReleases whose charts come from a HelmRepository are rendered from it.
+    #[arg(long, value_name = "DIR")]
+    pub chart_cache: Option<PathBuf>,
 }
 
 /// Values of `--output`.
@@ -99,6 +103,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
         bundle,
         history: args.history,
         changed_since: args.changed_since.clone(),
+        chart_cache: args.chart_cache.clone(),
     };
     let report = match keelson_validate::validate(&args.dir, &options) {
         Ok(report) => report,
@@ -148,13 +153,14 @@ fn print_text(out: &mut impl Write, report: &Report, verbose: bool) -> anyhow::R
     let s = &report.stats;
     writeln!(
         out,
-        "{} error(s), {} warning(s), {} note(s); {} files, {} Flux Kustomizations, {} plain kustomizations, {} objects, {} validated against a schema",
+        "{} error(s), {} warning(s), {} note(s); {} files, {} Flux Kustomizations, {} plain kustomizations, {} HelmReleases, {} objects, {} validated against a schema",
         report.count(Severity::Error),
         report.count(Severity::Warning),
         report.count(Severity::Info),
         s.files,
         s.kustomizations,
         s.plain_trees,
+        s.helm_releases,
         s.objects,
         s.validated,
     )?;
