@@ -59,9 +59,10 @@ fn line_of(dir: &Path, file: &str, needle: &str) -> usize {
 const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    chart: {{ .Chart.Name }}-{{ .Chart.Version }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels:\n      app: {{ .Release.Name }}\n  template:\n    metadata:\n      labels:\n        app: {{ .Release.Name }}\n    spec:\n      containers:\n      - name: app\n        image: {{ .Values.image }}\n        env:\n        - name: ENV\n          value: {{ .Values.env | quote }}\n";
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n  namespace: {{ .Release.Namespace }}\nspec:\n  selector:\n    app: {{ .Release.Name }}\n  ports:\n  - port: 80\n";
 
-/// A Flux repository: one cluster whose `apps` Kustomization deploys three HelmReleases:
+/// A Flux repository: one cluster whose `apps` Kustomization deploys four HelmReleases:
 /// `web` (chart `./charts/web` of this repository, values from a ConfigMap that makes
-/// `replicas` a string: an invalid Deployment), `cached` (chart `demo` from a HelmRepository,
+/// `replicas` a string: an invalid Deployment), `web2` (the same chart through a HelmChart
+/// with valuesFiles, release name `second`), `cached` (chart `demo` from a HelmRepository,
 /// `>=1.0.0 <2`) and `remote` (an OCIRepository chartRef: not available offline).
 fn seeded_repo(dir: &Path) {
     let files: &[(&str, &str)] = &[
@@ -80,7 +81,7 @@ fn seeded_repo(dir: &Path) {
         ),
         (
             "apps/kustomization.yaml",
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- values.yaml\n- release.yaml\n- cached.yaml\n- remote.yaml\n",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- values.yaml\n- release.yaml\n- cached.yaml\n- remote.yaml\n- helmchart.yaml\n",
         ),
         (
             "apps/values.yaml",
@@ -98,6 +99,11 @@ fn seeded_repo(dir: &Path) {
             "apps/remote.yaml",
             "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: remote\n  namespace: web\nspec:\n  interval: 1h\n  url: oci://ghcr.io/example/charts/remote\n  ref:\n    tag: 1.0.0\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: remote\n  namespace: web\nspec:\n  interval: 10m\n  chartRef:\n    kind: OCIRepository\n    name: remote\n",
         ),
+        (
+            "apps/helmchart.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\nmetadata:\n  name: web-chart\n  namespace: flux-system\nspec:\n  interval: 10m\n  chart: ./charts/web\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n  valuesFiles:\n  - values.yaml\n  - values-prod.yaml\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web2\n  namespace: web\nspec:\n  interval: 10m\n  releaseName: second\n  chartRef:\n    kind: HelmChart\n    name: web-chart\n    namespace: flux-system\n",
+        ),
+        ("charts/web/values-prod.yaml", "env: from-values-file\n"),
         (
             "charts/web/Chart.yaml",
             "apiVersion: v2\nname: web\nversion: 0.3.0\n",
@@ -181,7 +187,7 @@ fn charts_in_the_repository_and_the_cache_are_rendered_at_their_helmrelease() {
     seeded_repo(&dir);
     let cache = chart_cache(tmp.path());
     let report = run(&dir, Some(cache.clone()));
-    assert_eq!(report.stats.helm_releases, 2, "{:#?}", report.stats);
+    assert_eq!(report.stats.helm_releases, 3, "{:#?}", report.stats);
     let web = format!(
         "apps/release.yaml:{}",
         line_of(&dir, "apps/release.yaml", "chart: ./charts/web")
@@ -255,6 +261,17 @@ fn charts_in_the_repository_and_the_cache_are_rendered_at_their_helmrelease() {
         .expect("demo 1.2.0 rendered");
     assert_eq!(cm.object["metadata"]["namespace"], "cache");
     assert_eq!(cm.object["data"]["release"], "cache-cached");
+    // The HelmChart's valuesFiles replace the chart's values.yaml, merged in order.
+    let second = out
+        .objects
+        .iter()
+        .find(|r| r.object["kind"] == "Deployment" && r.object["metadata"]["name"] == "second")
+        .expect("web2 rendered as release `second`");
+    assert_eq!(
+        second.object["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "from-values-file"
+    );
+    assert_eq!(second.object["spec"]["replicas"], 1);
 }
 
 #[test]
@@ -262,7 +279,7 @@ fn without_a_chart_cache_repository_charts_are_skipped() {
     let tmp = tempfile::tempdir().expect("tempdir");
     seeded_repo(tmp.path());
     let report = run(tmp.path(), None);
-    assert_eq!(report.stats.helm_releases, 1, "{:#?}", report.stats);
+    assert_eq!(report.stats.helm_releases, 2, "{:#?}", report.stats);
     let skipped: BTreeSet<String> = report
         .findings
         .iter()
@@ -292,7 +309,7 @@ fn without_a_chart_cache_repository_charts_are_skipped() {
     );
 }
 
-/// A chart path without Chart.yaml is an error at the chart field.
+/// A chart path without Chart.yaml is an error at the chart reference.
 #[test]
 fn missing_chart_is_an_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -305,12 +322,19 @@ fn missing_chart_is_an_error() {
         .filter(|f| f.rule == "helm/render-failed")
         .map(|f| f.location.to_string())
         .collect();
+    // Both releases of the chart: at spec.chart.spec.chart and at the chartRef.
     assert_eq!(
         failed,
-        [format!(
-            "apps/release.yaml:{}",
-            line_of(tmp.path(), "apps/release.yaml", "chart: ./charts/web")
-        )],
+        [
+            format!(
+                "apps/helmchart.yaml:{}",
+                line_of(tmp.path(), "apps/helmchart.yaml", "chartRef:")
+            ),
+            format!(
+                "apps/release.yaml:{}",
+                line_of(tmp.path(), "apps/release.yaml", "chart: ./charts/web")
+            ),
+        ],
         "{:#?}",
         report.findings
     );
