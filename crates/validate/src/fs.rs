@@ -33,6 +33,11 @@ impl OverlayFs {
         self.read.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// A directory that exists only in memory (it holds in-memory files).
+    fn virtual_dir(&self, path: &Path) -> bool {
+        self.files.keys().any(|p| p.parent() == Some(path))
+    }
+
     fn record(&self, path: &Path) {
         if let Ok(mut read) = self.read.lock() {
             read.insert(path.to_path_buf());
@@ -50,17 +55,21 @@ impl FileSystem for OverlayFs {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        !self.files.contains_key(path) && path.is_dir()
+        !self.files.contains_key(path) && (path.is_dir() || self.virtual_dir(path))
     }
 
     fn exists(&self, path: &Path) -> bool {
-        self.files.contains_key(path) || path.exists()
+        self.files.contains_key(path) || path.exists() || self.virtual_dir(path)
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut entries: BTreeSet<PathBuf> = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<io::Result<_>>()?;
+        let mut entries: BTreeSet<PathBuf> = match std::fs::read_dir(path) {
+            Ok(dir) => dir
+                .map(|e| e.map(|e| e.path()))
+                .collect::<io::Result<_>>()?,
+            Err(_) if self.virtual_dir(path) => BTreeSet::new(),
+            Err(e) => return Err(e),
+        };
         entries.extend(
             self.files
                 .keys()

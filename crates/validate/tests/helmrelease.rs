@@ -471,3 +471,40 @@ fn in_repository_chart_agrees_with_helm_template_and_kubeconform() {
         )]
     );
 }
+
+/// Kustomize post-renderers (patches, images) apply to the release manifest before it is
+/// validated, as helm-controller applies them before install: the patch fixes `replicas`.
+#[test]
+fn post_renderers_apply_before_validation() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    seeded_repo(tmp.path());
+    let release = tmp.path().join("apps/release.yaml");
+    let text = fs::read_to_string(&release).expect("read release");
+    fs::write(
+        &release,
+        format!(
+            "{text}  postRenderers:\n  - kustomize:\n      patches:\n      - target:\n          kind: Deployment\n        patch: |\n          - op: replace\n            path: /spec/replicas\n            value: 3\n      images:\n      - name: nginx\n        newTag: \"1.28\"\n"
+        ),
+    )
+    .expect("write release");
+    let report = run(tmp.path(), None);
+    assert!(errors(&report).is_empty(), "{:#?}", report.findings);
+    let repo = Repo::scan(tmp.path()).expect("scan");
+    let out = render::render(&repo);
+    let web = out
+        .objects
+        .iter()
+        .find(|r| r.object["kind"] == "Deployment" && r.object["metadata"]["name"] == "web")
+        .expect("web rendered");
+    assert_eq!(web.object["spec"]["replicas"], 3);
+    assert_eq!(
+        web.object["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.28"
+    );
+    // The Service is untouched and still there.
+    assert!(
+        out.objects
+            .iter()
+            .any(|r| r.object["kind"] == "Service" && r.object["metadata"]["name"] == "web")
+    );
+}

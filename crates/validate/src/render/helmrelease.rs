@@ -12,7 +12,9 @@
 //! (relative to the chart, else to the source root), each `valuesFrom` ConfigMap/Secret found
 //! in the cluster's output or the repository, then `spec.values`. The release name and
 //! namespace follow Flux (`releaseName`, else `[targetNamespace-]name`, shortened past 53
-//! characters). Every other HelmRelease is reported as skipped (info) with the reason.
+//! characters); kustomize `postRenderers` (patches, images) apply to the manifest, hooks
+//! excluded, as Helm's post-renderer sees it. Every other HelmRelease is reported as skipped
+//! (info) with the reason.
 
 use std::path::{Path, PathBuf};
 
@@ -176,11 +178,38 @@ impl Renderer<'_> {
                 push(self, o, &crd.path, &crd.content);
             }
         }
+        let mut resources = Vec::with_capacity(out.resources.len());
         for r in &out.resources {
             let o = r.object().map_err(|e| {
                 NotRendered::Failed(format!("chart '{}': {e}", spec.chart), spec.pointer)
             })?;
-            push(self, o, &r.path, &r.content);
+            resources.push((o, r.path.clone(), r.content.clone()));
+        }
+        let post_renderers: Vec<&Value> = object
+            .pointer("/spec/postRenderers")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|p| p.get("kustomize")).collect())
+            .unwrap_or_default();
+        if !post_renderers.is_empty() {
+            let mut objects: Vec<Value> = resources.into_iter().map(|(o, _, _)| o).collect();
+            for (i, k) in post_renderers.into_iter().enumerate() {
+                objects = post_render(objects, k).map_err(|e| {
+                    NotRendered::Failed(
+                        format!("post-renderer {i} failed: {e}"),
+                        "/spec/postRenderers",
+                    )
+                })?;
+            }
+            resources = objects
+                .into_iter()
+                .map(|o| {
+                    let text = keelson_manifest::to_yaml(&o);
+                    (o, "post-rendered manifest".to_string(), text)
+                })
+                .collect();
+        }
+        for (o, path, text) in resources {
+            push(self, o, &path, &text);
         }
         for h in &out.hooks {
             let o = h.object().map_err(|e| {
@@ -471,6 +500,38 @@ impl Renderer<'_> {
                     .find(|v| matches(v))
             })
     }
+}
+
+/// Applies one kustomize post-renderer (`patches`, `images`) to the release manifest, as
+/// helm-controller does: the objects as the only resource of an in-memory kustomization.
+fn post_render(
+    objects: Vec<Value>,
+    kustomize: &Value,
+) -> Result<Vec<Value>, keelson_kustomize::Error> {
+    let dir = PathBuf::from("/keelson-post-render");
+    let mut kustomization = serde_json::json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["manifest.yaml"],
+    });
+    for field in ["patches", "images"] {
+        if let Some(v) = kustomize.get(field) {
+            kustomization[field] = v.clone();
+        }
+    }
+    let mut fs = crate::fs::OverlayFs::new();
+    fs.insert(
+        dir.join("manifest.yaml"),
+        keelson_manifest::to_yaml_stream(&objects).into_bytes(),
+    );
+    fs.insert(
+        dir.join("kustomization.yaml"),
+        keelson_manifest::to_yaml(&kustomization).into_bytes(),
+    );
+    let options = keelson_kustomize::Options {
+        load_restrictor: keelson_kustomize::LoadRestrictor::RootOnly,
+    };
+    keelson_kustomize::build(&fs, &dir, &options)
 }
 
 /// Pointers of the first `valuesFrom` entries (locations need `'static` pointers).
