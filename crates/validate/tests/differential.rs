@@ -575,3 +575,133 @@ fn write_kubeconform_schemas() {
         std::fs::write(&path, serde_json::to_vec(&s).expect("json")).expect("write schema");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// HelmReleases: the corpus repository's releases rendered from a chart cache that holds the
+// corpus copies of their charts, packaged by the real `helm package`; each release's objects
+// against the real `helm template` with the values its HelmRelease carries after kustomize,
+// and kubeconform's verdicts on helm's objects against keelson's on its own.
+
+#[test]
+fn corpus_helm_releases_agree_with_helm_template_and_kubeconform() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache).expect("mkdir");
+    for chart in ["podinfo", "cert-manager", "ingress-nginx"] {
+        let out = Command::new(tool("helm"))
+            .arg("package")
+            .arg(corpus(&format!("charts/{chart}")))
+            .arg("--destination")
+            .arg(&cache)
+            .output()
+            .expect("run helm package");
+        assert!(
+            out.status.success(),
+            "helm package {chart}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let repo = Repo::scan(&corpus("flux-repos/flux2-kustomize-helm-example")).expect("scan");
+    let rendered = render::render_with(
+        &repo,
+        &render::Settings {
+            chart_cache: Some(cache.clone()),
+        },
+    );
+    // podinfo in staging and production, cert-manager and ingress-nginx in both clusters.
+    assert_eq!(rendered.helm_releases, 6, "{:#?}", rendered.findings);
+    let releases: Vec<&render::Rendered> = rendered
+        .objects
+        .iter()
+        .filter(|r| r.object["kind"] == "HelmRelease")
+        .collect();
+    let mut compared = 0;
+    for (i, rendered_hr) in releases.iter().enumerate() {
+        let hr = &rendered_hr.object;
+        let ns = hr["metadata"]["namespace"].as_str().expect("namespace");
+        let name = hr["metadata"]["name"].as_str().expect("name");
+        let target = hr["spec"]["targetNamespace"].as_str().unwrap_or("");
+        let release = match (hr["spec"]["releaseName"].as_str(), target) {
+            (Some(r), _) => r.to_string(),
+            (None, "") => name.to_string(),
+            (None, t) => format!("{t}-{name}"),
+        };
+        let namespace = if target.is_empty() { ns } else { target };
+        let chart = hr["spec"]["chart"]["spec"]["chart"]
+            .as_str()
+            .expect("chart");
+        let archive = std::fs::read_dir(&cache)
+            .expect("cache")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{chart}-")))
+            })
+            .expect("packaged chart");
+        let values = tmp.path().join(format!("values-{i}.json"));
+        std::fs::write(
+            &values,
+            serde_json::to_vec(hr["spec"].get("values").unwrap_or(&json!({}))).expect("json"),
+        )
+        .expect("write values");
+        let out = Command::new(tool("helm"))
+            .arg("template")
+            .arg(&release)
+            .arg(&archive)
+            // Test hooks are not rendered by the gate unless spec.test.enable.
+            .args([
+                "--namespace",
+                namespace,
+                "--include-crds",
+                "--skip-tests",
+                "-f",
+            ])
+            .arg(&values)
+            .output()
+            .expect("run helm template");
+        assert!(
+            out.status.success(),
+            "helm template {release}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut theirs: Vec<Value> =
+            keelson_manifest::parse_documents(&String::from_utf8_lossy(&out.stdout))
+                .expect("helm output parses")
+                .into_iter()
+                .filter(|v| v.is_object())
+                .collect();
+        let via = format!("HelmRelease {ns}/{name},");
+        let mut ours: Vec<Value> = rendered
+            .objects
+            .iter()
+            .filter(|r| {
+                r.cluster == rendered_hr.cluster
+                    && r.via.as_deref().is_some_and(|v| v.starts_with(&via))
+            })
+            .map(|r| r.object.clone())
+            .collect();
+        assert!(!ours.is_empty(), "{via} rendered nothing");
+        ours.sort_by_key(display_id);
+        theirs.sort_by_key(display_id);
+        assert_eq!(
+            ours.iter().map(display_id).collect::<Vec<_>>(),
+            theirs.iter().map(display_id).collect::<Vec<_>>(),
+            "{release}: objects differ"
+        );
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!(a, b, "{release}: {} differs", display_id(a));
+        }
+        let crds: Vec<Value> = ours
+            .iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition")
+            .cloned()
+            .collect();
+        let mine = keelson_verdicts(&ours, &crds, false);
+        let kubeconform = kubeconform_verdicts(&theirs, &crds, false);
+        assert_agree(&mine, &kubeconform, &release);
+        compared += 1;
+    }
+    assert_eq!(compared, 6);
+}

@@ -156,6 +156,10 @@ impl Renderer<'_> {
         let fallback = hr.location(self.repo, spec.pointer);
         let owner = hr.owner.clone();
         let push = |this: &mut Self, object: Value, path: &str, text: &str| {
+            // A template that renders to nothing (or only comments) is no object.
+            if object.as_object().is_none_or(|m| m.is_empty()) {
+                return;
+            }
             if matches!(at, ChartAt::Archive(_)) {
                 this.out
                     .chart_outputs
@@ -211,7 +215,13 @@ impl Renderer<'_> {
         for (o, path, text) in resources {
             push(self, o, &path, &text);
         }
-        for h in &out.hooks {
+        // Test hooks run only with `spec.test.enable` (`flux`/`helm test`); otherwise they
+        // never reach the cluster.
+        let tests = object
+            .pointer("/spec/test/enable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        for h in out.hooks.iter().filter(|h| tests || !h.is_test()) {
             let o = h.object().map_err(|e| {
                 NotRendered::Failed(format!("chart '{}': {e}", spec.chart), spec.pointer)
             })?;
