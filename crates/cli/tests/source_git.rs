@@ -96,6 +96,26 @@ const EXPORT_CASES: &[&[&str]] = &[
     ],
 ];
 
+/// Strings a YAML 1.1 reader takes for numbers, dates or booleans: go-yaml double-quotes them.
+const LOOK_ALIKE_TAGS: &[&str] = &[
+    "1.0",
+    "2001-12-14",
+    "12:30",
+    ".inf",
+    "0x1F",
+    "017",
+    "1_000",
+    "yes",
+    "ON",
+    "~",
+    "null",
+    "1e3",
+    "v1.0",
+    "1.2.3",
+    "=",
+    "inf",
+];
+
 /// Flag sets both tools refuse.
 const REFUSED: &[&[&str]] = &[
     &["noref", "--url=https://example.com/r"],
@@ -138,6 +158,31 @@ fn export_matches_flux() {
         let (want, got) = (text(&reference.stdout), text(&ours.stdout));
         assert_eq!(objects(&got), objects(&want), "{args:?}");
         assert_eq!(got, want, "{args:?}: same objects, different text");
+    }
+    for tag in LOOK_ALIKE_TAGS {
+        let tag = format!("--tag={tag}");
+        let args = [
+            "create",
+            "source",
+            "git",
+            "quoted",
+            "--url=https://example.com/r",
+            tag.as_str(),
+            "--export",
+        ];
+        let reference = Command::new(&flux)
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            reference.status.success(),
+            "flux {args:?}: {}",
+            text(&reference.stderr)
+        );
+        let ours = keelson(&args);
+        assert_eq!(text(&ours.stdout), text(&reference.stdout), "{args:?}");
     }
     for case in REFUSED {
         let mut args = vec!["create", "source", "git"];

@@ -129,8 +129,94 @@ fn is_old_bool(s: &str) -> bool {
     )
 }
 
+/// Whether a YAML 1.1 reader — go-yaml v2, which kubectl, kustomize's older paths and Flux's CLI
+/// use — resolves the plain scalar `s` to something other than a string: booleans (`yes`, `On`),
+/// null (`~`), integers (`0x1F`, `0b101`, `017`, `1_000`, sexagesimal `12:30`), floats (`1e3`,
+/// `.inf`, `.NaN`) and timestamps (`2001-12-14`). go-yaml writes such strings double-quoted; so
+/// does keelson, so that every reader reads them back as strings.
+pub fn yaml11_non_string(s: &str) -> bool {
+    if is_old_bool(s)
+        || matches!(
+            s,
+            "" | "~"
+                | "null"
+                | "Null"
+                | "NULL"
+                | "true"
+                | "True"
+                | "TRUE"
+                | "false"
+                | "False"
+                | "FALSE"
+        )
+    {
+        return true;
+    }
+    // go-yaml only tries numbers and timestamps for scalars starting like one.
+    if !s.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c)) {
+        return false;
+    }
+    let special = [".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"];
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if special.contains(&s) || (s.len() > unsigned.len() && special[..3].contains(&unsigned)) {
+        return true;
+    }
+    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    go_int(&plain) || plain.parse::<f64>().is_ok() || sexagesimal(s) || timestamp(s)
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` syntax: sign, then `0x`/`0o`/`0b`/leading-`0` octal or
+/// decimal digits.
+fn go_int(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (body, radix) = match digits.get(..2) {
+        Some("0x" | "0X") => (&digits[2..], 16),
+        Some("0o" | "0O") => (&digits[2..], 8),
+        Some("0b" | "0B") => (&digits[2..], 2),
+        _ if digits.len() > 1 && digits.starts_with('0') => (&digits[1..], 8),
+        _ => (digits, 10),
+    };
+    !body.is_empty() && body.chars().all(|c| c.is_digit(radix))
+}
+
+/// YAML 1.1 base-60 numbers: `[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?`.
+fn sexagesimal(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (body, fraction) = body.split_once('.').unwrap_or((body, ""));
+    let mut parts = body.split(':');
+    let head = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    !rest.is_empty()
+        && head.starts_with(|c: char| c.is_ascii_digit())
+        && head.chars().all(|c| c.is_ascii_digit() || c == '_')
+        && rest.iter().all(|p| {
+            matches!(p.len(), 1 | 2)
+                && p.chars().all(|c| c.is_ascii_digit())
+                && (p.len() == 1 || p.as_bytes()[0] <= b'5')
+        })
+        && fraction.chars().all(|c| c.is_ascii_digit() || c == '_')
+}
+
+/// A YAML 1.1 timestamp: `YYYY-M-D`, alone or followed by a time (`T`, `t` or a space).
+fn timestamp(s: &str) -> bool {
+    let mut parts = s.splitn(3, '-');
+    let (Some(year), Some(month), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let day_len = rest.chars().take_while(char::is_ascii_digit).count();
+    let after = &rest[day_len..];
+    year.len() == 4
+        && year.chars().all(|c| c.is_ascii_digit())
+        && matches!(month.len(), 1 | 2)
+        && month.chars().all(|c| c.is_ascii_digit())
+        && matches!(day_len, 1 | 2)
+        && (after.is_empty()
+            || (after.starts_with(['T', 't', ' '])
+                && after[1..].starts_with(|c: char| c.is_ascii_digit())))
+}
+
 fn plain_ok(s: &str) -> bool {
-    if s.is_empty() || is_old_bool(s) || !resolve_plain(s).is_string() {
+    if s.is_empty() || yaml11_non_string(s) || !resolve_plain(s).is_string() {
         return false;
     }
     if s.starts_with(' ') || s.ends_with(' ') || s.ends_with(':') {
@@ -251,6 +337,47 @@ mod tests {
     fn roundtrip(v: Value) {
         let text = to_yaml(&v);
         assert_eq!(parse_value(&text).unwrap(), v, "{text}");
+    }
+
+    #[test]
+    fn yaml11_look_alikes_are_quoted_as_go_yaml_quotes_them() {
+        // Double-quoted by `flux create … --export` (go-yaml v2), checked by hand against flux 2.7.
+        for s in [
+            "2001-12-14",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "0b101",
+            "-0",
+            "1__0",
+            "1_",
+            "+.5",
+            "Yes",
+            "ON",
+            "1.0e+3",
+            "12:30:45",
+            "1.0",
+            "true",
+            "null",
+            "NULL",
+            "~",
+            "0x1F",
+            "017",
+            "1e3",
+            "0o17",
+            "+1",
+            "y",
+            "",
+        ] {
+            assert!(yaml11_non_string(s), "{s}");
+            assert_eq!(to_yaml(&json!({ "a": s })), format!("a: \"{s}\"\n"));
+        }
+        // Plain in flux's output.
+        for s in [
+            "inf", "1.2.3", "v1.0", "1e", "0x", "yES", "=", "<<", "infinity", "2001-12",
+        ] {
+            assert!(!yaml11_non_string(s), "{s}");
+        }
     }
 
     #[test]

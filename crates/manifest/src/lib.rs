@@ -26,6 +26,6 @@ mod emit;
 mod id;
 mod parse;
 
-pub use emit::{to_yaml, to_yaml_stream};
+pub use emit::{to_yaml, to_yaml_stream, yaml11_non_string};
 pub use id::{ObjectId, split_api_version, str_at};
 pub use parse::{Document, ParseError, parse_documents, parse_stream, parse_value, resolve_plain};

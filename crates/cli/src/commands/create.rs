@@ -328,6 +328,10 @@ fn single_quoted(line: &str) -> String {
             c => text.push(c),
         }
     }
+    if keelson_manifest::yaml11_non_string(&text) {
+        // go-yaml keeps double quotes for strings a YAML 1.1 reader would take for another type.
+        return line.to_string();
+    }
     format!("{}'{}'", &line[..start], text.replace('\'', "''"))
 }
 
@@ -461,7 +465,8 @@ mod tests {
                 r#"  semver: ">=1.0.0 <2.0.0""#,
                 "  semver: '>=1.0.0 <2.0.0'",
             ),
-            (r#"  tag: "1.0""#, "  tag: '1.0'"),
+            (r#"  tag: "1.0""#, r#"  tag: "1.0""#),
+            (r#"  tag: "v1.0: x""#, "  tag: 'v1.0: x'"),
             (r#"- "*.md""#, "- '*.md'"),
             (r#"  a: "it's""#, "  a: 'it''s'"),
             (r#"  a: "say \"hi\"""#, r#"  a: 'say "hi"'"#),
