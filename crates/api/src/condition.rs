@@ -91,6 +91,10 @@ pub mod reasons {
     pub const NO_SOURCE_ARTIFACT: &str = "NoSourceArtifact";
     /// An OCI artifact could not be pulled.
     pub const OCI_PULL_FAILED: &str = "OCIArtifactPullFailed";
+    /// The layer of an OCI artifact could not be selected, extracted or copied.
+    pub const OCI_LAYER_OPERATION_FAILED: &str = "OCIArtifactLayerOperationFailed";
+    /// Reading from the source failed (e.g. no OCI tag matches the semver range).
+    pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
 }
 
 /// Sets (adds or replaces) a condition of `type_`. `lastTransitionTime` changes only when the

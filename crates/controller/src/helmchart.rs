@@ -2,7 +2,9 @@
 //!
 //! - `sourceRef: HelmRepository` (`type: default`): the version constraint is resolved against
 //!   the repository's stored index (the highest match), and the archive is downloaded with the
-//!   repository's credentials unless the stored chart already has that version.
+//!   repository's credentials unless the stored chart already has that version. `type: oci`:
+//!   the constraint is resolved against the tags of `<url>/<chart>` in the registry and the
+//!   chart layer of the highest match is pulled.
 //! - `sourceRef: GitRepository`: the folder `spec.chart` of the Git artifact is packaged as
 //!   `helm package` would (its `.helmignore` applied) whenever the source revision changes.
 //!
@@ -28,7 +30,9 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::context::{Context, now};
-use crate::helmrepository::{Failure, client_for, record_failure, storage_failure, to_api};
+use crate::helmrepository::{
+    Failure, client_for, record_failure, secret_data, storage_failure, to_api,
+};
 
 /// How soon a chart whose source has no artifact yet is tried again.
 const RETRY_SOURCE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -217,11 +221,7 @@ async fn build(
                     ))
                 })?;
             if repo.spec.is_oci() {
-                return Err(Failure {
-                    reason: reasons::UNSUPPORTED,
-                    message: "HelmRepository of type 'oci' is not supported by keelson yet; use an OCIRepository with chartRef".into(),
-                    stalled: true,
-                });
+                return from_oci(chart, &repo, ctx, ns, name, status).await;
             }
             from_repository(chart, &repo, ctx, ns, name, status).await
         }
@@ -341,6 +341,168 @@ async fn from_repository(
         reason: reasons::CHART_PULL_SUCCEEDED,
         message,
         source_revision: Some(index_artifact.revision),
+        new: true,
+    })
+}
+
+/// `sourceRef: HelmRepository` of `type: oci`: the chart is the repository
+/// `<spec.url>/<chart>`; the highest tag matching the version constraint (`_` in tags read as
+/// `+`) is pulled and its Helm chart layer kept, with the HelmRepository's credentials
+/// (`.dockerconfigjson`, or `username`/`password`), `certSecretRef` CA and `insecure`.
+async fn from_oci(
+    chart: &HelmChart,
+    repo: &HelmRepository,
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    status: &HelmChartStatus,
+) -> Result<Built, Failure> {
+    use keelson_source::oci::{HELM_CHART_LAYER_MEDIA_TYPE, OciRef, OciRepo, parse_url};
+    let chart_url = format!(
+        "{}/{}",
+        repo.spec.url.trim_end_matches('/'),
+        chart.spec.chart
+    );
+    let url = parse_url(&chart_url).map_err(|e| Failure {
+        reason: reasons::URL_INVALID,
+        message: format!("invalid Helm repository URL: {e}"),
+        stalled: true,
+    })?;
+    let auth_failure = |message: String| Failure {
+        reason: reasons::AUTHENTICATION_FAILED,
+        message: format!("failed to get credential: {message}"),
+        stalled: false,
+    };
+    let credentials = match &repo.spec.secret_ref {
+        Some(r) => {
+            let data = secret_data(ctx, ns, &r.name)
+                .await
+                .map_err(|f| auth_failure(f.message))?;
+            if data.contains_key(".dockerconfigjson") {
+                keelson_source::oci::docker_config_auth(&data, &url.registry)
+                    .map_err(|e| auth_failure(e.to_string()))?
+            } else {
+                match (data.get("username"), data.get("password")) {
+                    (Some(u), Some(p)) => Some((
+                        String::from_utf8_lossy(u).into_owned(),
+                        String::from_utf8_lossy(p).into_owned(),
+                    )),
+                    _ => None,
+                }
+            }
+        }
+        None => None,
+    };
+    let ca = match &repo.spec.cert_secret_ref {
+        Some(r) => secret_data(ctx, ns, &r.name).await?.get("ca.crt").cloned(),
+        None => None,
+    };
+    let client = OciRepo::new(
+        url,
+        repo.spec.insecure.unwrap_or(false),
+        ca,
+        credentials,
+        repo.spec.timeout().as_std(),
+    );
+    let version = chart.spec.version();
+    let reference = OciRef {
+        semver: Some(version.to_string()),
+        ..OciRef::default()
+    };
+    let tag = client
+        .select_tag(&reference, Some(HELM_CHART_LAYER_MEDIA_TYPE))
+        .await
+        .map_err(|e| {
+            let message = match e {
+                keelson_source::oci::OciError::NoMatch(_) => format!(
+                    "no '{}' chart with version matching '{version}' found",
+                    chart.spec.chart
+                ),
+                other => other.to_string(),
+            };
+            Failure {
+                reason: reasons::INVALID_CHART_REFERENCE,
+                stalled: false,
+                message: format!(
+                    "invalid chart reference: failed to get chart version for remote reference: {message}"
+                ),
+            }
+        })?
+        .unwrap_or_default();
+    let chart_version = tag.replace('_', "+");
+    let message = format!(
+        "pulled '{}' chart with version '{chart_version}'",
+        chart.spec.chart
+    );
+    if let Some(current) = unchanged(chart, status, ctx)
+        && current.revision == chart_version
+    {
+        return Ok(Built {
+            artifact: current,
+            reason: reasons::CHART_PULL_SUCCEEDED,
+            message,
+            source_revision: None,
+            new: false,
+        });
+    }
+    let pull_failure = |e: keelson_source::oci::OciError| Failure {
+        reason: reasons::CHART_PULL_FAILED,
+        stalled: false,
+        message: format!("chart pull error: failed to download chart for remote reference: {e}"),
+    };
+    let resolved = client
+        .resolve(
+            &OciRef {
+                tag: Some(tag.clone()),
+                ..OciRef::default()
+            },
+            Some(HELM_CHART_LAYER_MEDIA_TYPE),
+        )
+        .await
+        .map_err(pull_failure)?;
+    let manifest = client
+        .manifest(&resolved.digest)
+        .await
+        .map_err(pull_failure)?;
+    let archive = client
+        .pull_layer(&manifest, Some(HELM_CHART_LAYER_MEDIA_TYPE))
+        .await
+        .map_err(pull_failure)?;
+    let values_files = chart.spec.values_files.clone();
+    let ignore_missing = chart.spec.ignore_missing_values_files.unwrap_or(false);
+    let chart_name = chart.spec.chart.clone();
+    let archive = if values_files.is_empty() {
+        archive
+    } else {
+        let chart_name = chart_name.clone();
+        blocking(move || {
+            let files = keelson_release::chart::unpack(&chart_name, &archive)
+                .map_err(|e| package_failure(e.to_string()))?;
+            with_values(
+                &chart_name,
+                files,
+                |_| Ok(None),
+                &values_files,
+                ignore_missing,
+            )
+        })
+        .await?
+    };
+    let artifact = store(
+        ctx,
+        ns,
+        name,
+        &chart_name,
+        &chart_version,
+        &chart_version,
+        archive,
+    )
+    .await?;
+    Ok(Built {
+        artifact,
+        reason: reasons::CHART_PULL_SUCCEEDED,
+        message,
+        source_revision: None,
         new: true,
     })
 }

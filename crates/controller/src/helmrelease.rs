@@ -76,8 +76,9 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
     let controller = crate::runner::controller_for(api.clone());
     let store = controller.store();
     let (by_cm, by_secret, dependents) = (store.clone(), store.clone(), store.clone());
-    let by_chart = store;
+    let (by_chart, by_oci) = (store.clone(), store);
     let helmcharts: Api<keelson_api::HelmChart> = ctx.watched();
+    let ocirepositories: Api<keelson_api::OCIRepository> = ctx.watched();
     let configmaps: Api<ConfigMap> = ctx.watched();
     let secrets: Api<Secret> = ctx.watched();
     controller
@@ -127,6 +128,24 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
                 refs.push(ObjectRef::new(owner).within(owner_ns));
             }
             refs
+        })
+        // An OCIRepository that changes (new artifact, Ready) triggers the releases naming it
+        // in chartRef.
+        .watches(ocirepositories, watcher::Config::default(), move |repo| {
+            let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
+            by_oci
+                .state()
+                .iter()
+                .filter(|hr| {
+                    let own = hr.namespace().unwrap_or_default();
+                    hr.spec.chart_ref.as_ref().is_some_and(|r| {
+                        r.kind == "OCIRepository"
+                            && r.name == name
+                            && r.namespace.as_deref().unwrap_or(own.as_str()) == ns
+                    })
+                })
+                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+                .collect::<Vec<_>>()
         })
         // A HelmRelease that changes (becomes Ready) triggers those that depend on it.
         .watches(api, watcher::Config::default(), move |dep| {

@@ -1,10 +1,10 @@
 //! keelson's reconcilers.
 //!
-//! [`run`] starts the GitRepository, HelmRepository, HelmChart, Kustomization and HelmRelease
-//! reconcilers on kube-runtime, plus the HTTP server for source artifacts, and runs until the
-//! process is stopped. Each reconcile is a shell of gates (suspended? source ready? dependencies
-//! ready?) around a list of one-verb steps — fetch, build, substitute, apply, prune, assess,
-//! report — and every failure maps to one Ready=False reason from
+//! [`run`] starts the GitRepository, HelmRepository, HelmChart, OCIRepository, Kustomization and
+//! HelmRelease reconcilers on kube-runtime, plus the HTTP server for source artifacts, and runs
+//! until the process is stopped. Each reconcile is a shell of gates (suspended? source ready?
+//! dependencies ready?) around a list of one-verb steps — fetch, build, substitute, apply,
+//! prune, assess, report — and every failure maps to one Ready=False reason from
 //! [`keelson_api::condition::reasons`].
 //!
 //! The controller runs in the cluster or, as in keelson's tests, as a process outside it with a
@@ -20,6 +20,7 @@ mod helmchart;
 pub mod helmrelease;
 mod helmrepository;
 mod kustomization;
+mod ocirepository;
 pub mod overlay;
 pub mod render;
 mod runner;
@@ -123,6 +124,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), R
         kustomization::run(ctx.clone()),
         helmrepository::run(ctx.clone()),
         helmchart::run(ctx.clone()),
+        ocirepository::run(ctx.clone()),
         helmrelease::run(ctx, charts)
     );
     Ok(())

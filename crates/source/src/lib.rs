@@ -39,6 +39,7 @@ pub mod chartpkg;
 pub mod fetch;
 pub mod filter;
 pub mod helmrepo;
+pub mod oci;
 pub mod reference;
 pub mod semver;
 pub mod server;

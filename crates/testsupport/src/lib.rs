@@ -17,6 +17,9 @@
 //! ```
 
 pub mod git;
+mod registry;
+
+pub use registry::Registry;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
