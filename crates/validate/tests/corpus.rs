@@ -103,6 +103,17 @@ fn flux2_monitoring_example() {
 fn flux_local_testdata() {
     let report = run("flux-repos/flux-local-testdata");
     assert!(report.stats.kustomizations >= 30, "{:#?}", report.stats);
+    // cluster9's nginx and cluster12's flag-fixture have their charts in this repository and
+    // are rendered (their objects valid); the rest are skipped with a reason: HelmRepository
+    // charts (no --chart-cache here), OCIRepository chartRefs, another repository's chart, or
+    // a plain kustomization no Flux Kustomization deploys.
+    assert_eq!(report.stats.helm_releases, 2, "{:#?}", report.stats);
+    let skipped = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "helm/skipped")
+        .count();
+    assert_eq!(skipped, 19, "{:#?}", report.findings);
     let t = "tests/testdata";
     let mut expected = vec![
         // Plain-text Secrets committed (data or stringData, no SOPS).

@@ -508,3 +508,44 @@ fn post_renderers_apply_before_validation() {
             .any(|r| r.object["kind"] == "Service" && r.object["metadata"]["name"] == "web")
     );
 }
+
+/// Values from a SOPS-encrypted Secret cannot be read offline: the release is skipped, at the
+/// valuesFrom entry.
+#[test]
+fn values_from_an_encrypted_secret_skip_the_release() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    seeded_repo(tmp.path());
+    write(
+        tmp.path(),
+        "apps/values.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-values\n  namespace: web\ndata:\n  values.yaml: |\n    replicas: many\n    env: prod\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\n  namespace: web\nstringData:\n  values.yaml: ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\nsops:\n  age:\n  - recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n    enc: x\n  lastmodified: \"2026-01-01T00:00:00Z\"\n  mac: ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n  version: 3.9.0\n",
+    );
+    let release = tmp.path().join("apps/release.yaml");
+    let text = fs::read_to_string(&release).expect("read release");
+    fs::write(
+        &release,
+        text.replace(
+            "  valuesFrom:\n",
+            "  valuesFrom:\n  - kind: Secret\n    name: web-secret\n",
+        ),
+    )
+    .expect("write release");
+    let report = run(tmp.path(), None);
+    let at = format!(
+        "apps/release.yaml:{}",
+        line_of(tmp.path(), "apps/release.yaml", "kind: Secret")
+    );
+    assert!(
+        report.findings.iter().any(|f| f.rule == "helm/skipped"
+            && f.location.to_string() == at
+            && f.message.contains("SOPS-encrypted Secret web/web-secret")),
+        "{:#?}",
+        report.findings
+    );
+    // Not rendered, so its invalid replicas is not reported.
+    assert!(
+        !report.findings.iter().any(|f| f.rule == "schema/invalid"),
+        "{:#?}",
+        report.findings
+    );
+}
