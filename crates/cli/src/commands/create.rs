@@ -1,3 +1,5 @@
+//! `keelson create …` (kustomization, helmrelease and the other sources: [`super::create_kinds`]).
+//!
 //! `keelson create source git NAME --url … --branch|--tag|--tag-semver|--ref-name|--commit …`:
 //! builds a GitRepository as `flux create source git` does. With `--export` it prints the YAML
 //! exactly as Flux prints it (keys sorted, durations in Go's form, `---` first) and touches no
@@ -20,6 +22,8 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::Value;
 
 use super::cluster::ClusterArgs;
+use super::create_kinds::{self, export_or_apply};
+use super::kinds::FluxKind;
 use super::output::{self, progress};
 use crate::Exit;
 
@@ -43,6 +47,12 @@ pub enum CreateWhat {
     /// Create or update a source.
     #[command(subcommand)]
     Source(CreateSource),
+    /// Create or update a Kustomization.
+    #[command(visible_alias = "ks")]
+    Kustomization(Box<super::create_kinds::CreateKustomizationArgs>),
+    /// Create or update a HelmRelease.
+    #[command(visible_alias = "hr")]
+    Helmrelease(Box<super::create_kinds::CreateHelmReleaseArgs>),
 }
 
 /// The source kinds `keelson create source` makes.
@@ -50,6 +60,10 @@ pub enum CreateWhat {
 pub enum CreateSource {
     /// Create or update a GitRepository source.
     Git(Box<CreateSourceGitArgs>),
+    /// Create or update a HelmRepository source.
+    Helm(Box<super::create_kinds::CreateSourceHelmArgs>),
+    /// Create or update an OCIRepository source.
+    Oci(Box<super::create_kinds::CreateSourceOciArgs>),
 }
 
 /// Flags every `create` command has (Flux's `create` flags).
@@ -113,7 +127,7 @@ pub struct CreateSourceGitArgs {
     pub common: CreateCommon,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::from_str(text).map_err(|e| e.to_string())
 }
 
@@ -160,12 +174,12 @@ fn fraction(value: u128, scale: u128) -> String {
 }
 
 /// A Go-formatted copy of `duration`.
-fn go_form(duration: &Duration) -> anyhow::Result<Duration> {
+pub(crate) fn go_form(duration: &Duration) -> anyhow::Result<Duration> {
     parse_duration(&go_duration(duration.as_std())).map_err(anyhow::Error::msg)
 }
 
 /// Parses `key=value` labels as Flux's `--label` does.
-fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut parsed = BTreeMap::new();
     for label in labels {
         let Some((key, value)) = label.split_once('=') else {
@@ -204,6 +218,7 @@ fn check_url(url: &str) -> anyhow::Result<&str> {
 
 /// The GitRepository these arguments describe, as `flux create source git` builds it.
 pub fn git_repository(args: &CreateSourceGitArgs) -> anyhow::Result<GitRepository> {
+    create_kinds::check_name(&args.name)?;
     check_url(&args.url)?;
     let set = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
     if ![
@@ -339,6 +354,26 @@ fn single_quoted(line: &str) -> String {
 pub fn run(args: &CreateArgs) -> anyhow::Result<Exit> {
     match &args.what {
         CreateWhat::Source(CreateSource::Git(git)) => create_source_git(git),
+        CreateWhat::Source(CreateSource::Helm(args)) => export_or_apply(
+            FluxKind::helm_repository(),
+            create_kinds::helm_repository(args)?,
+            &args.common,
+        ),
+        CreateWhat::Source(CreateSource::Oci(args)) => export_or_apply(
+            FluxKind::oci_repository(),
+            create_kinds::oci_repository(args)?,
+            &args.common,
+        ),
+        CreateWhat::Kustomization(args) => export_or_apply(
+            FluxKind::kustomization(),
+            create_kinds::kustomization(args)?,
+            &args.common,
+        ),
+        CreateWhat::Helmrelease(args) => export_or_apply(
+            FluxKind::helm_release(),
+            create_kinds::helm_release(args)?,
+            &args.common,
+        ),
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod cluster;
 pub(crate) mod controller;
 pub(crate) mod create;
+pub(crate) mod create_kinds;
 pub(crate) mod diff;
 pub(crate) mod events;
 pub(crate) mod export;
