@@ -465,11 +465,14 @@ async fn release(
         .find(|r| r.info.status == rstatus::DEPLOYED)
         .cloned();
 
-    // What to do.
+    // What to do. As helm-controller, a release is in sync when its chart and values are the
+    // desired ones; the rendered manifest is only compared when the desired state changed (new
+    // spec, chart revision or values), since charts may render differently every time (random
+    // passwords, e.g. grafana's admin password) and must not upgrade on every reconcile.
     let in_sync = match (&last, &deployed, &rendered) {
         (Some(l), Some(d), Ok(r)) => {
             l.version == d.version
-                && d.manifest == r.manifest
+                && (!desired_changed || d.manifest == r.manifest)
                 && d.chart_name() == r.chart_name
                 && d.chart_version() == r.chart_version
                 && config_digest_of(d) == config_digest
