@@ -699,12 +699,34 @@ pub struct TestHookStatus {
     pub phase: Option<String>,
 }
 
+/// Helm's longest release name.
+pub const MAX_RELEASE_NAME: usize = 53;
+
+/// Flux's `ShortenName`: a name longer than 53 characters becomes its first 40 bytes, `-` and
+/// the first 12 hex digits of its SHA-256, so that long `<targetNamespace>-<name>` releases
+/// still install.
+pub fn shorten_release_name(name: &str) -> String {
+    use sha2::Digest as _;
+    if name.len() <= MAX_RELEASE_NAME {
+        return name.to_string();
+    }
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let keep = MAX_RELEASE_NAME - 13;
+    let cut = (0..=keep)
+        .rev()
+        .find(|&i| name.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}-{hex}", &name[..cut])
+}
+
 impl HelmRelease {
-    /// The Helm release name: `releaseName`, else `[targetNamespace-]name`.
+    /// The Helm release name: `releaseName`, else `[targetNamespace-]name`, shortened as Flux
+    /// does when longer than Helm's 53 characters ([`shorten_release_name`]).
     pub fn release_name(&self) -> String {
         let name = self.metadata.name.clone().unwrap_or_default();
         if let Some(r) = self.spec.release_name.as_deref().filter(|r| !r.is_empty()) {
-            return r.to_string();
+            return shorten_release_name(r);
         }
         match self
             .spec
@@ -712,8 +734,8 @@ impl HelmRelease {
             .as_deref()
             .filter(|t| !t.is_empty())
         {
-            Some(target) => format!("{target}-{name}"),
-            None => name,
+            Some(target) => shorten_release_name(&format!("{target}-{name}")),
+            None => shorten_release_name(&name),
         }
     }
 

@@ -56,9 +56,6 @@ enum NotRendered {
     Failed(String, &'static str),
 }
 
-/// Helm's limit for release names; Flux shortens longer ones.
-const MAX_RELEASE_NAME: usize = 53;
-
 impl Renderer<'_> {
     /// Renders the HelmReleases deployed by `cluster`.
     pub(super) fn helm_releases(&mut self, cluster: &Cluster) {
@@ -591,18 +588,7 @@ fn release_name(object: &Value, name: &str) -> String {
         ("", target) => format!("{target}-{name}"),
         (release, _) => release.to_string(),
     };
-    if full.len() <= MAX_RELEASE_NAME {
-        return full;
-    }
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(full.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    let keep = MAX_RELEASE_NAME - 13;
-    let cut = (0..=keep)
-        .rev()
-        .find(|&i| full.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}-{}", &full[..cut], &hex[..12])
+    keelson_api::helmrelease::shorten_release_name(&full)
 }
 
 /// The highest `<name>-<version>.tgz` of `cache` whose version matches `constraint`
@@ -659,6 +645,10 @@ mod tests {
             "and-a-very-long-release-name",
         );
         assert_eq!(long.len(), 53, "{long}");
-        assert!(long.starts_with("a-very-long-target-namespace-name-and-a-v-"));
+        // Flux's ShortenName: the first 40 bytes, '-', the first 12 hex digits of the SHA-256.
+        assert!(
+            long.starts_with("a-very-long-target-namespace-name-and-a--"),
+            "{long}"
+        );
     }
 }
