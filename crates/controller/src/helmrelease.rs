@@ -324,7 +324,11 @@ async fn reconcile(
         return Ok(Action::await_change());
     }
 
-    let old_status = hr.status.clone().unwrap_or_default();
+    // The cached object may predate this controller's last status write (a reconcile triggered
+    // by a watched ConfigMap right after an install would then drop the Released condition):
+    // start from the stored status.
+    let stored = api.get_status(&name).await.ok().and_then(|o| o.status);
+    let old_status = stored.or_else(|| hr.status.clone()).unwrap_or_default();
     let mut status = old_status.clone();
     status.last_handled_reconcile_at = hr.annotations().get(RECONCILE_REQUESTED_AT).cloned();
     if let Some(reset) = hr.annotations().get(RESET_REQUEST_ANNOTATION)

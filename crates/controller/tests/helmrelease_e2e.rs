@@ -73,6 +73,37 @@ fn packaged_chart() -> Vec<u8> {
     std::fs::read(dir.path().join("demo-0.1.0.tgz")).unwrap()
 }
 
+/// A chart rendering a different token every time (as grafana's generated admin password),
+/// packaged by the real helm.
+fn random_chart() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("random");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: random\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-token\nstringData:\n  token: {{ randAlphaNum 24 | quote }}\n",
+    )
+    .unwrap();
+    let out = Command::new(tool("helm"))
+        .arg("package")
+        .arg(&chart)
+        .arg("-d")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm package: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.path().join("random-1.0.0.tgz")).unwrap()
+}
+
 fn helm_json(ns: &str, args: &[&str]) -> Value {
     let out = Command::new(tool("helm"))
         .args(args)
@@ -109,6 +140,11 @@ async fn start(ns: &TestNamespace) -> (tokio::task::JoinHandle<()>, tempfile::Te
         .lock()
         .unwrap()
         .insert("demo".into(), packaged_chart());
+    charts
+        .charts
+        .lock()
+        .unwrap()
+        .insert("random".into(), random_chart());
     let handle = tokio::spawn(keelson_controller::helmrelease::run(ctx, Arc::new(charts)));
     (handle, storage_dir)
 }
@@ -480,5 +516,40 @@ async fn failing_upgrade_is_rolled_back() {
     assert_eq!(rows[0], ("superseded".into(), "Install complete".into()));
     assert_eq!(rows[1].0, "failed");
     assert_eq!(rows[2], ("deployed".into(), "Rollback to 1".into()));
+    controller.abort();
+}
+
+#[tokio::test]
+async fn a_chart_rendering_random_values_is_not_upgraded_by_a_no_op_reconcile() {
+    let ns = TestNamespace::create("hr-random").await;
+    let (controller, _storage) = start(&ns).await;
+    let hrs: Api<HelmRelease> = ns.api();
+    let mut object = helmrelease("rnd", json!({}));
+    object["spec"]["chartRef"]["name"] = json!("random");
+    apply(&hrs, object).await;
+    ready_at(&hrs, "rnd", 1).await;
+    // A requested reconcile with the same chart and values: handled, still release v1.
+    hrs.patch(
+        "rnd",
+        &PatchParams::default(),
+        &Patch::Merge(
+            &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let hr = eventually("the requested reconcile to be handled", WAIT, || {
+        let hrs = hrs.clone();
+        async move {
+            let hr = hrs.get("rnd").await.ok()?;
+            let handled = hr.status.as_ref()?.last_handled_reconcile_at.as_deref() == Some("now");
+            handled.then_some(hr)
+        }
+    })
+    .await;
+    let status = hr.status.unwrap();
+    assert!(condition::is_true(&status.conditions, "Ready"));
+    assert_eq!(status.history.len(), 1, "{:?}", status.history);
+    assert_eq!(status.history[0].version, 1);
     controller.abort();
 }
