@@ -207,7 +207,7 @@ fn git_protocol_urls_are_a_keelson_extension() {
         "create",
         "source",
         "git",
-        "d",
+        "daemon",
         "--url=git://127.0.0.1/r.git",
         "--branch=main",
         "--export",
