@@ -307,25 +307,7 @@ async fn from_repository(
         stalled: false,
         message: format!("chart pull error: failed to download chart for remote reference: {e}"),
     })?;
-    let values_files = chart.spec.values_files.clone();
-    let ignore_missing = chart.spec.ignore_missing_values_files.unwrap_or(false);
-    let chart_name = selected.name.clone();
-    let archive = if values_files.is_empty() {
-        archive
-    } else {
-        blocking(move || {
-            let files = keelson_release::chart::unpack(&chart_name, &archive)
-                .map_err(|e| package_failure(e.to_string()))?;
-            with_values(
-                &chart_name,
-                files,
-                |_| Ok(None),
-                &values_files,
-                ignore_missing,
-            )
-        })
-        .await?
-    };
+    let archive = with_values_files(chart, selected.name.clone(), archive).await?;
     let artifact = store(
         ctx,
         ns,
@@ -468,26 +450,8 @@ async fn from_oci(
         .pull_layer(&manifest, Some(HELM_CHART_LAYER_MEDIA_TYPE))
         .await
         .map_err(pull_failure)?;
-    let values_files = chart.spec.values_files.clone();
-    let ignore_missing = chart.spec.ignore_missing_values_files.unwrap_or(false);
     let chart_name = chart.spec.chart.clone();
-    let archive = if values_files.is_empty() {
-        archive
-    } else {
-        let chart_name = chart_name.clone();
-        blocking(move || {
-            let files = keelson_release::chart::unpack(&chart_name, &archive)
-                .map_err(|e| package_failure(e.to_string()))?;
-            with_values(
-                &chart_name,
-                files,
-                |_| Ok(None),
-                &values_files,
-                ignore_missing,
-            )
-        })
-        .await?
-    };
+    let archive = with_values_files(chart, chart_name.clone(), archive).await?;
     let artifact = store(
         ctx,
         ns,
@@ -523,6 +487,32 @@ fn package_failure(message: String) -> Failure {
         message: format!("chart package error: {message}"),
         stalled: false,
     }
+}
+
+/// A downloaded chart archive with the HelmChart's `valuesFiles` merged into its default values
+/// (unchanged when there are none); the files are looked up inside the chart only.
+async fn with_values_files(
+    chart: &HelmChart,
+    chart_name: String,
+    archive: Vec<u8>,
+) -> Result<Vec<u8>, Failure> {
+    let values_files = chart.spec.values_files.clone();
+    if values_files.is_empty() {
+        return Ok(archive);
+    }
+    let ignore_missing = chart.spec.ignore_missing_values_files.unwrap_or(false);
+    blocking(move || {
+        let files = keelson_release::chart::unpack(&chart_name, &archive)
+            .map_err(|e| package_failure(e.to_string()))?;
+        with_values(
+            &chart_name,
+            files,
+            |_| Ok(None),
+            &values_files,
+            ignore_missing,
+        )
+    })
+    .await
 }
 
 async fn blocking<T: Send + 'static>(
