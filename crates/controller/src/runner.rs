@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -114,19 +113,7 @@ where
     }
 }
 
-/// A process-unique id (time-seeded, counting up) — enough to tell one reconcile's lines from
-/// the next one's.
+/// A fresh reconcile id (a random UUID, as Flux's controller-runtime gives each reconcile).
 fn reconcile_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let seed = *SEED.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{:016x}",
-        seed.rotate_left(17) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    )
+    uuid::Uuid::new_v4().to_string()
 }
