@@ -22,7 +22,7 @@ use keelson_api::helmrelease::{
 use keelson_api::kustomization::{ResourceInventory, ResourceRef};
 use keelson_api::{HelmRelease, HelmReleaseStatus, RECONCILE_REQUESTED_AT};
 use keelson_release::model::{Release, status as rstatus};
-use keelson_release::render::{Rendered, Settings};
+use keelson_release::render::{Rendered, Settings, Strategy};
 use keelson_release::{CrdPolicy, Engine, Request, Storage};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -400,6 +400,16 @@ fn digest(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
+/// Digest of `spec.postRenderers` (of their JSON); none without post-renderers.
+fn post_renderers_digest(hr: &HelmRelease) -> Option<String> {
+    if hr.spec.post_renderers.is_empty() {
+        return None;
+    }
+    serde_json::to_vec(&hr.spec.post_renderers)
+        .ok()
+        .map(|json| digest(&json))
+}
+
 /// Digest of values: of their canonical JSON (keys sorted).
 fn config_digest(values: &serde_json::Map<String, Value>) -> String {
     fn sorted(v: &Value) -> Value {
@@ -435,6 +445,7 @@ async fn release(
     status.helm_chart = chart.helm_chart.clone();
     let config = compose_values(hr, ctx).await?;
     let config_digest = config_digest(&config);
+    let post_renderers_digest = post_renderers_digest(hr);
     let generation = hr.meta().generation;
 
     // A new desired state (spec, chart or values) starts with fresh failure counters.
@@ -473,9 +484,12 @@ async fn release(
     // desired ones; the rendered manifest is only compared when the desired state changed (new
     // spec, chart revision or values), since charts may render differently every time (random
     // passwords, e.g. grafana's admin password) and must not upgrade on every reconcile.
+    // Post-renderers change the manifest without changing chart or values: as in Flux, a
+    // release is out of sync until they were applied (`status.observedPostRenderersDigest`).
     let in_sync = match (&last, &deployed, &rendered) {
         (Some(l), Some(d), Ok(r)) => {
             l.version == d.version
+                && status.observed_post_renderers_digest == post_renderers_digest
                 && (!desired_changed || d.manifest == r.manifest)
                 && d.chart_name() == r.chart_name
                 && d.chart_version() == r.chart_version
@@ -562,6 +576,7 @@ async fn release(
     let requeue = match outcome {
         Ok(released) => {
             succeeded(hr, shared, status, action, &released).await;
+            status.observed_post_renderers_digest = post_renderers_digest;
             status.observed_generation = generation;
             Action::requeue(hr.spec.interval.as_std())
         }
@@ -605,12 +620,23 @@ async fn render(
             .and_then(|i| i.disable_schema_validation)
             .unwrap_or(false),
     };
+    let strategy = hr.spec.post_render_strategy.as_deref();
+    let strategy = Strategy::parse(strategy).ok_or_else(|| {
+        format!(
+            "spec.postRenderStrategy: unknown value '{}' (expected combined, separate or nohooks)",
+            strategy.unwrap_or_default()
+        )
+    })?;
+    let post_renderers = hr.spec.post_renderers.clone();
     let archive = chart.archive.clone();
     let origin = chart.origin.clone();
     let config = config.clone();
     tokio::task::spawn_blocking(move || {
-        keelson_release::render::render(&origin, &archive, &config, &settings)
-            .map_err(|e| error_chain(&e))
+        let mut rendered = keelson_release::render::render(&origin, &archive, &config, &settings)
+            .map_err(|e| error_chain(&e))?;
+        keelson_release::render::post_render(&mut rendered, &post_renderers, strategy)
+            .map_err(|e| error_chain(&e))?;
+        Ok(rendered)
     })
     .await
     .map_err(|e| e.to_string())?

@@ -553,3 +553,155 @@ async fn a_chart_rendering_random_values_is_not_upgraded_by_a_no_op_reconcile() 
     assert_eq!(status.history[0].version, 1);
     controller.abort();
 }
+
+fn helm_manifest(ns: &str, release: &str) -> String {
+    let out = Command::new(tool("helm"))
+        .args(["get", "manifest", release, "--namespace", ns])
+        .env("KUBECONFIG", kubeconfig_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm get manifest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn container_image(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .image
+        .clone()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
+    let ns = TestNamespace::create("hr-postrender").await;
+    let (controller, _storage) = start(&ns).await;
+    let hrs: Api<HelmRelease> = ns.api();
+    let deployments: Api<Deployment> = ns.api();
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = ns.api();
+    let label =
+        |d: &Deployment, key: &str| d.metadata.labels.as_ref().and_then(|l| l.get(key).cloned());
+    let post_renderers = |tag: &str| {
+        json!([{"kustomize": {
+            "patches": [
+                {"target": {"kind": "Deployment"},
+                 "patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: any\n  labels:\n    team: platform\n"},
+                {"target": {"kind": "ConfigMap", "name": ".*-demo"},
+                 "patch": "- op: replace\n  path: /data/message\n  value: patched\n"},
+                {"target": {"kind": "Job"},
+                 "patch": "- op: add\n  path: /metadata/labels\n  value: {hooked: \"yes\"}\n"}
+            ],
+            "images": [{"name": "nginx", "newName": "mirror.example/nginx", "newTag": tag}]
+        }}])
+    };
+    apply(
+        &hrs,
+        helmrelease(
+            "pr",
+            json!({"values": {"hook": {"enabled": true}}, "postRenderers": post_renderers("9.9")}),
+        ),
+    )
+    .await;
+    let hr = ready_at(&hrs, "pr", 1).await;
+    let digest_v1 = hr.status.unwrap().observed_post_renderers_digest.unwrap();
+    assert!(digest_v1.starts_with("sha256:"), "{digest_v1}");
+    let d = deployments.get("pr-demo").await.unwrap();
+    assert_eq!(container_image(&d), "mirror.example/nginx:9.9");
+    assert_eq!(label(&d, "team").as_deref(), Some("platform"));
+    assert_eq!(cm_message(&ns, "pr-demo").await.as_deref(), Some("patched"));
+    // Flux 2.9's default strategy (combined) post-renders the hooks too.
+    let job = jobs.get("pr-demo-pre").await.unwrap();
+    assert_eq!(
+        job.metadata
+            .labels
+            .unwrap_or_default()
+            .get("hooked")
+            .map(String::as_str),
+        Some("yes")
+    );
+    // The real helm reads the post-rendered manifest, templates still named.
+    let manifest = helm_manifest(ns.name(), "pr");
+    assert!(manifest.contains("mirror.example/nginx:9.9"), "{manifest}");
+    assert!(
+        manifest.contains("# Source: demo/templates/deployment.yaml"),
+        "{manifest}"
+    );
+
+    // A changed post-renderer (same chart, same values) upgrades; `nohooks` leaves the hook
+    // (recreated before the upgrade) unpatched.
+    hrs.patch(
+        "pr",
+        &PatchParams::default(),
+        &Patch::Merge(
+            &json!({"spec": {"postRenderers": post_renderers("9.10"), "postRenderStrategy": "nohooks"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let hr = ready_at(&hrs, "pr", 2).await;
+    let digest_v2 = hr.status.unwrap().observed_post_renderers_digest.unwrap();
+    assert_ne!(digest_v1, digest_v2);
+    let d = deployments.get("pr-demo").await.unwrap();
+    assert_eq!(container_image(&d), "mirror.example/nginx:9.10");
+    let job = jobs.get("pr-demo-pre").await.unwrap();
+    assert_eq!(job.metadata.labels.unwrap_or_default().get("hooked"), None);
+
+    // Without post-renderers the chart's own manifest is applied again.
+    hrs.patch(
+        "pr",
+        &PatchParams::default(),
+        &Patch::Json::<()>(
+            serde_json::from_value(json!([{"op": "remove", "path": "/spec/postRenderers"}]))
+                .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    let hr = ready_at(&hrs, "pr", 3).await;
+    assert_eq!(hr.status.unwrap().observed_post_renderers_digest, None);
+    let d = deployments.get("pr-demo").await.unwrap();
+    assert_eq!(container_image(&d), "nginx:1.27");
+    assert_eq!(label(&d, "team"), None);
+    assert_eq!(cm_message(&ns, "pr-demo").await.as_deref(), Some("hello"));
+
+    // A broken post-renderer fails the reconcile with its index; nothing is applied.
+    hrs.patch(
+        "pr",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"postRenderers": [
+            {"kustomize": {"images": [{"name": "nginx", "newTag": "1.0"}]}},
+            {"kustomize": {"patches": [{"target": {"kind": "ConfigMap"}, "patch": "- op: frobnicate\n  path: /data\n"}]}}
+        ]}})),
+    )
+    .await
+    .unwrap();
+    let message = eventually("the broken post-renderer to be reported", WAIT, || {
+        let hrs = hrs.clone();
+        async move {
+            let (status, _, message) = condition_of(&hrs, "pr", "Ready").await?;
+            (status == "False").then_some(message)
+        }
+    })
+    .await;
+    assert!(message.contains("post-renderer 1 failed"), "{message}");
+    let d = deployments.get("pr-demo").await.unwrap();
+    assert_eq!(container_image(&d), "nginx:1.27");
+    assert_eq!(
+        helm_json(ns.name(), &["history", "pr"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    controller.abort();
+}

@@ -7,7 +7,8 @@
 //! [`value`]/[`gofmt`]/[`yaml`]/[`json`] (Go values and how Go prints, reads and writes them),
 //! [`chart`] (loading charts from folders and `.tgz` archives), [`values`] (Helm's value
 //! coalescing), [`valuesfrom`] (a Flux HelmRelease's `valuesFrom` + `values` composition, shared
-//! by the reconciler and the offline gate), [`render`] (what `helm template` does) and
+//! by the reconciler and the offline gate), [`postrender`] (its kustomize post-renderers, shared
+//! likewise), [`render`] (what `helm template` does) and
 //! [`release`] (what an install or upgrade needs: CRDs, the manifest in install order, hooks
 //! with their events, weights and delete policies, NOTES, and Helm's JSON form of the chart,
 //! all as `Send` data).
@@ -35,6 +36,7 @@ pub mod crypto;
 pub mod funcs;
 pub mod gofmt;
 pub mod json;
+pub mod postrender;
 pub mod release;
 pub mod render;
 pub mod schema;

@@ -60,3 +60,62 @@ pub fn clean(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// Files held in memory: a kustomization assembled by a program (a Helm post-renderer, a
+/// generated overlay) builds without touching the disk. Directories are implied by the files
+/// below them.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryFs {
+    files: std::collections::BTreeMap<PathBuf, Vec<u8>>,
+}
+
+impl MemoryFs {
+    /// An empty filesystem.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the file at `path` (made lexically clean).
+    pub fn insert(&mut self, path: impl AsRef<Path>, content: impl Into<Vec<u8>>) {
+        self.files.insert(clean(path.as_ref()), content.into());
+    }
+}
+
+impl FileSystem for MemoryFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.files.get(&clean(path)).cloned().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file", path.display()),
+            )
+        })
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        let path = clean(path);
+        self.files
+            .keys()
+            .any(|p| p != &path && p.starts_with(&path))
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.files.contains_key(&clean(path)) || self.is_dir(path)
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let path = clean(path);
+        let entries: std::collections::BTreeSet<PathBuf> = self
+            .files
+            .keys()
+            .filter_map(|p| {
+                let rest = p.strip_prefix(&path).ok()?;
+                let first = rest.components().next()?;
+                Some(path.join(first.as_os_str()))
+            })
+            .collect();
+        if entries.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such directory", path.display()),
+            ));
+        }
+        Ok(entries.into_iter().collect())
+    }
+}

@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use error::Error;
-pub use fs::{FileSystem, RealFs};
+pub use fs::{FileSystem, MemoryFs, RealFs};
 pub use generate::hash as content_hash;
 pub use kustomization::KUSTOMIZATION_FILE_NAMES;
 
@@ -119,6 +119,41 @@ pub fn build_flux(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<
     let mut objects: Vec<Value> = resources.into_iter().map(|r| r.obj).collect();
     sort::apply(&mut objects, None);
     Ok(objects)
+}
+
+/// Runs the transformers of a kustomization over `objects` held in memory: the objects become
+/// the only resource of a kustomization made of `fields` (e.g. `patches`, `images`,
+/// `commonLabels`), built with [`build`]. This is what Flux's Helm post-renderers do with a
+/// release manifest.
+///
+/// # Errors
+/// [`Error`] if `fields` is not a valid kustomization (fields other than resources) or a
+/// transformer fails (a patch matching nothing is not an error, as in kustomize).
+pub fn transform_objects(
+    objects: &[Value],
+    fields: &serde_json::Map<String, Value>,
+) -> Result<Vec<Value>, Error> {
+    if objects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = PathBuf::from("/in-memory");
+    let mut kustomization = fields.clone();
+    kustomization.insert(
+        "apiVersion".into(),
+        "kustomize.config.k8s.io/v1beta1".into(),
+    );
+    kustomization.insert("kind".into(), "Kustomization".into());
+    kustomization.insert("resources".into(), serde_json::json!(["objects.yaml"]));
+    let mut fs = MemoryFs::new();
+    fs.insert(
+        dir.join("objects.yaml"),
+        keelson_manifest::to_yaml_stream(objects),
+    );
+    fs.insert(
+        dir.join("kustomization.yaml"),
+        keelson_manifest::to_yaml(&Value::Object(kustomization)),
+    );
+    build(&fs, &dir, &Options::default())
 }
 
 /// The resources of the kustomization Flux's kustomize-controller generates for a path without

@@ -1,6 +1,8 @@
 //! Rendering a chart archive for a release: the manifest text Helm stores, the objects to apply,
 //! the hooks with their events, weights and delete policies, and the chart's CRDs.
 
+use keelson_helm::postrender::PostRenderError;
+pub use keelson_helm::postrender::Strategy;
 use keelson_helm::render::{RenderError as HelmRenderError, RenderOptions};
 use serde_json::{Map, Value};
 
@@ -29,6 +31,9 @@ pub enum RenderError {
         #[source]
         source: HelmRenderError,
     },
+    /// A kustomize post-renderer failed.
+    #[error(transparent)]
+    PostRender(#[from] PostRenderError),
     /// A rendered document is not a YAML object.
     #[error("failed to parse rendered manifest {source_path}: {message}")]
     Manifest {
@@ -65,6 +70,8 @@ pub struct Rendered {
     pub manifest: String,
     /// The manifest's objects, in Helm's install order.
     pub objects: Vec<Value>,
+    /// The template each object of `objects` came from (same index).
+    pub sources: Vec<String>,
     /// The hooks.
     pub hooks: Vec<Hook>,
     /// The chart's CRDs (from `crds/`).
@@ -100,9 +107,13 @@ pub fn render(
     })?;
     let mut manifest = String::new();
     let mut objects = Vec::with_capacity(out.manifests.len());
+    let mut sources = Vec::with_capacity(out.manifests.len());
     for m in &out.manifests {
         manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.source, m.content));
-        objects.extend(parse(&m.source, &m.content)?);
+        for object in parse(&m.source, &m.content)? {
+            objects.push(object);
+            sources.push(m.source.clone());
+        }
     }
     let mut crds = Vec::new();
     for m in &out.crds {
@@ -120,10 +131,63 @@ pub fn render(
         chart_json: loaded.json,
         manifest,
         objects,
+        sources,
         hooks,
         crds,
         notes: out.notes,
     })
+}
+
+/// Runs Flux's kustomize post-renderers over a rendered release
+/// ([`keelson_helm::postrender::run`]): the manifest objects, and the hooks as `strategy` says.
+/// The stored manifest keeps each object's `# Source:` template (Helm 4 does too); CRDs from
+/// `crds/` are never post-rendered.
+///
+/// # Errors
+/// [`RenderError::PostRender`] naming the post-renderer that failed.
+pub fn post_render(
+    rendered: &mut Rendered,
+    renderers: &[keelson_api::helmrelease::PostRenderer],
+    strategy: Strategy,
+) -> Result<(), RenderError> {
+    if renderers.is_empty() {
+        return Ok(());
+    }
+    let renderers: Vec<Value> = renderers
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+        .collect();
+    let manifest = std::mem::take(&mut rendered.sources)
+        .into_iter()
+        .zip(std::mem::take(&mut rendered.objects))
+        .collect();
+    let hooks = rendered
+        .hooks
+        .iter()
+        .filter_map(|h| {
+            Some((
+                h.path.clone(),
+                keelson_manifest::parse_value(&h.manifest).ok()?,
+            ))
+        })
+        .collect();
+    let (manifest, hooks) = keelson_helm::postrender::run(manifest, hooks, &renderers, strategy)?;
+    rendered.manifest.clear();
+    for (source, object) in manifest {
+        let text = keelson_manifest::to_yaml(&object);
+        rendered
+            .manifest
+            .push_str(&format!("---\n# Source: {source}\n{text}\n"));
+        rendered.objects.push(object);
+        rendered.sources.push(source);
+    }
+    if strategy != Strategy::NoHooks {
+        rendered.hooks = hooks
+            .into_iter()
+            .map(|(source, object)| hook_of(&source, &keelson_manifest::to_yaml(&object), &object))
+            .collect();
+    }
+    Ok(())
 }
 
 fn parse(source: &str, content: &str) -> Result<Vec<Value>, RenderError> {

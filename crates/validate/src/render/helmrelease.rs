@@ -12,8 +12,8 @@
 //! (relative to the chart, else to the source root), each `valuesFrom` ConfigMap/Secret found
 //! in the cluster's output or the repository, then `spec.values`. The release name and
 //! namespace follow Flux (`releaseName`, else `[targetNamespace-]name`, shortened past 53
-//! characters); kustomize `postRenderers` (patches, images) apply to the manifest, hooks
-//! excluded, as Helm's post-renderer sees it. Every other HelmRelease is reported as skipped
+//! characters); kustomize `postRenderers` (patches, images) apply as helm-controller applies
+//! them (`postRenderStrategy`: hooks included by default, as in Helm 4). Every other HelmRelease is reported as skipped
 //! (info) with the reason.
 
 use std::path::{Path, PathBuf};
@@ -186,43 +186,68 @@ impl Renderer<'_> {
             })?;
             resources.push((o, r.path.clone(), r.content.clone()));
         }
-        let post_renderers: Vec<&Value> = object
-            .pointer("/spec/postRenderers")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|p| p.get("kustomize")).collect())
-            .unwrap_or_default();
-        if !post_renderers.is_empty() {
-            let mut objects: Vec<Value> = resources.into_iter().map(|(o, _, _)| o).collect();
-            for (i, k) in post_renderers.into_iter().enumerate() {
-                objects = post_render(objects, k).map_err(|e| {
-                    NotRendered::Failed(
-                        format!("post-renderer {i} failed: {e}"),
-                        "/spec/postRenderers",
-                    )
-                })?;
-            }
-            resources = objects
-                .into_iter()
-                .map(|o| {
-                    let text = keelson_manifest::to_yaml(&o);
-                    (o, "post-rendered manifest".to_string(), text)
-                })
-                .collect();
-        }
-        for (o, path, text) in resources {
-            push(self, o, &path, &text);
-        }
         // Test hooks run only with `spec.test.enable` (`flux`/`helm test`); otherwise they
         // never reach the cluster.
         let tests = object
             .pointer("/spec/test/enable")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let mut hooks = Vec::new();
         for h in out.hooks.iter().filter(|h| tests || !h.is_test()) {
             let o = h.object().map_err(|e| {
                 NotRendered::Failed(format!("chart '{}': {e}", spec.chart), spec.pointer)
             })?;
-            push(self, o, &h.path, &h.manifest);
+            hooks.push((o, h.path.clone(), h.manifest.clone()));
+        }
+        let post_renderers = object
+            .pointer("/spec/postRenderers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if !post_renderers.is_empty() {
+            let strategy = object
+                .pointer("/spec/postRenderStrategy")
+                .and_then(Value::as_str);
+            let strategy = keelson_helm::postrender::Strategy::parse(strategy).ok_or_else(|| {
+                NotRendered::Failed(
+                    format!(
+                        "unknown postRenderStrategy '{}' (expected combined, separate or nohooks)",
+                        strategy.unwrap_or_default()
+                    ),
+                    "/spec/postRenderStrategy",
+                )
+            })?;
+            let sourced = |list: Vec<(Value, String, String)>| {
+                list.into_iter().map(|(o, path, _)| (path, o)).collect()
+            };
+            let (manifest, hooked) = keelson_helm::postrender::run(
+                sourced(resources),
+                sourced(hooks),
+                &post_renderers,
+                strategy,
+            )
+            .map_err(|e| {
+                NotRendered::Failed(
+                    format!("{e}: {}", e.source),
+                    POST_RENDERERS
+                        .get(e.index)
+                        .copied()
+                        .unwrap_or("/spec/postRenderers"),
+                )
+            })?;
+            let with_text = |list: Vec<(String, Value)>| {
+                list.into_iter()
+                    .map(|(path, o)| {
+                        let text = keelson_manifest::to_yaml(&o);
+                        (o, path, text)
+                    })
+                    .collect()
+            };
+            resources = with_text(manifest);
+            hooks = with_text(hooked);
+        }
+        for (o, path, text) in resources.into_iter().chain(hooks) {
+            push(self, o, &path, &text);
         }
         self.out.helm_releases += 1;
         Ok(())
@@ -509,37 +534,13 @@ impl Renderer<'_> {
     }
 }
 
-/// Applies one kustomize post-renderer (`patches`, `images`) to the release manifest, as
-/// helm-controller does: the objects as the only resource of an in-memory kustomization.
-fn post_render(
-    objects: Vec<Value>,
-    kustomize: &Value,
-) -> Result<Vec<Value>, keelson_kustomize::Error> {
-    let dir = PathBuf::from("/keelson-post-render");
-    let mut kustomization = serde_json::json!({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": ["manifest.yaml"],
-    });
-    for field in ["patches", "images"] {
-        if let Some(v) = kustomize.get(field) {
-            kustomization[field] = v.clone();
-        }
-    }
-    let mut fs = crate::fs::OverlayFs::new();
-    fs.insert(
-        dir.join("manifest.yaml"),
-        keelson_manifest::to_yaml_stream(&objects).into_bytes(),
-    );
-    fs.insert(
-        dir.join("kustomization.yaml"),
-        keelson_manifest::to_yaml(&kustomization).into_bytes(),
-    );
-    let options = keelson_kustomize::Options {
-        load_restrictor: keelson_kustomize::LoadRestrictor::RootOnly,
-    };
-    keelson_kustomize::build(&fs, &dir, &options)
-}
+/// Pointers of the first post-renderers (locations need `'static` pointers).
+const POST_RENDERERS: [&str; 4] = [
+    "/spec/postRenderers/0",
+    "/spec/postRenderers/1",
+    "/spec/postRenderers/2",
+    "/spec/postRenderers/3",
+];
 
 /// Pointers of the first `valuesFrom` entries (locations need `'static` pointers).
 const VALUES_FROM: [&str; 8] = [
