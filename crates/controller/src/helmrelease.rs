@@ -410,6 +410,16 @@ fn post_renderers_digest(hr: &HelmRelease) -> Option<String> {
         .map(|json| digest(&json))
 }
 
+/// Digest of `spec.commonMetadata` (of its JSON, maps sorted); none without labels or
+/// annotations.
+fn common_metadata_digest(hr: &HelmRelease) -> Option<String> {
+    let meta = hr.spec.common_metadata.as_ref()?;
+    if meta.labels.is_empty() && meta.annotations.is_empty() {
+        return None;
+    }
+    serde_json::to_vec(meta).ok().map(|json| digest(&json))
+}
+
 /// Digest of values: of their canonical JSON (keys sorted).
 fn config_digest(values: &serde_json::Map<String, Value>) -> String {
     fn sorted(v: &Value) -> Value {
@@ -446,6 +456,7 @@ async fn release(
     let config = compose_values(hr, ctx).await?;
     let config_digest = config_digest(&config);
     let post_renderers_digest = post_renderers_digest(hr);
+    let common_metadata_digest = common_metadata_digest(hr);
     let generation = hr.meta().generation;
 
     // A new desired state (spec, chart or values) starts with fresh failure counters.
@@ -484,12 +495,14 @@ async fn release(
     // desired ones; the rendered manifest is only compared when the desired state changed (new
     // spec, chart revision or values), since charts may render differently every time (random
     // passwords, e.g. grafana's admin password) and must not upgrade on every reconcile.
-    // Post-renderers change the manifest without changing chart or values: as in Flux, a
-    // release is out of sync until they were applied (`status.observedPostRenderersDigest`).
+    // Post-renderers and common metadata change the objects without changing chart or values:
+    // as in Flux, a release is out of sync until they were applied
+    // (`status.observedPostRenderersDigest`, `status.observedCommonMetadataDigest`).
     let in_sync = match (&last, &deployed, &rendered) {
         (Some(l), Some(d), Ok(r)) => {
             l.version == d.version
                 && status.observed_post_renderers_digest == post_renderers_digest
+                && status.observed_common_metadata_digest == common_metadata_digest
                 && (!desired_changed || d.manifest == r.manifest)
                 && d.chart_name() == r.chart_name
                 && d.chart_version() == r.chart_version
@@ -577,6 +590,7 @@ async fn release(
         Ok(released) => {
             succeeded(hr, shared, status, action, &released).await;
             status.observed_post_renderers_digest = post_renderers_digest;
+            status.observed_common_metadata_digest = common_metadata_digest;
             status.observed_generation = generation;
             Action::requeue(hr.spec.interval.as_std())
         }

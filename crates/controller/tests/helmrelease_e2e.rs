@@ -583,7 +583,7 @@ fn container_image(d: &Deployment) -> String {
 }
 
 #[tokio::test]
-async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
+async fn post_renderers_and_common_metadata_change_the_release() {
     let ns = TestNamespace::create("hr-postrender").await;
     let (controller, _storage) = start(&ns).await;
     let hrs: Api<HelmRelease> = ns.api();
@@ -674,6 +674,19 @@ async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
     assert_eq!(label(&d, "team"), None);
     assert_eq!(cm_message(&ns, "pr-demo").await.as_deref(), Some("hello"));
 
+    // Common metadata, likewise, is a change of the release's objects: it upgrades.
+    hrs.patch(
+        "pr",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"commonMetadata": {"labels": {"tier": "web"}}}})),
+    )
+    .await
+    .unwrap();
+    let hr = ready_at(&hrs, "pr", 4).await;
+    assert!(hr.status.unwrap().observed_common_metadata_digest.is_some());
+    let d = deployments.get("pr-demo").await.unwrap();
+    assert_eq!(label(&d, "tier").as_deref(), Some("web"));
+
     // A broken post-renderer fails the reconcile with its index; nothing is applied.
     hrs.patch(
         "pr",
@@ -701,7 +714,7 @@ async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
     controller.abort();
 }
