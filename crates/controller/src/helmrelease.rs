@@ -149,18 +149,7 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
         })
         // A HelmRelease that changes (becomes Ready) triggers those that depend on it.
         .watches(api, watcher::Config::default(), move |dep| {
-            let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
-            dependents
-                .state()
-                .iter()
-                .filter(|hr| {
-                    let own = hr.namespace().unwrap_or_default();
-                    hr.spec.depends_on.iter().any(|d| {
-                        d.name == name && d.namespace.as_deref().unwrap_or(own.as_str()) == ns
-                    })
-                })
-                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
-                .collect::<Vec<_>>()
+            crate::runner::dependents_of(&dependents, &dep, |hr: &HelmRelease| &hr.spec.depends_on)
         })
         .run(crate::runner::traced(reconcile), error_policy, shared)
         .for_each(|result| async move {

@@ -71,18 +71,7 @@ pub async fn run(ctx: Arc<Context>) {
         })
         // A Kustomization that changes (becomes Ready) triggers those that depend on it.
         .watches(api, watcher::Config::default(), move |dep| {
-            let (ns, name) = (dep.namespace().unwrap_or_default(), dep.name_any());
-            dependents
-                .state()
-                .iter()
-                .filter(|k| {
-                    let own_ns = k.namespace().unwrap_or_default();
-                    k.spec.depends_on.iter().any(|d| {
-                        d.name == name && d.namespace.as_deref().unwrap_or(own_ns.as_str()) == ns
-                    })
-                })
-                .map(|k| ObjectRef::from_obj(k.as_ref()))
-                .collect::<Vec<_>>()
+            crate::runner::dependents_of(&dependents, &dep, |k: &Kustomization| &k.spec.depends_on)
         })
         .run(crate::runner::traced(reconcile), error_policy, ctx)
         .for_each(|result| async move {

@@ -117,3 +117,31 @@ where
 fn reconcile_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The objects of `store` whose `dependsOn` (from `depends_on`) names `dependency` — a
+/// namespace-less entry means the dependent's own namespace. A dependency that changes (becomes
+/// Ready) triggers them.
+pub(crate) fn dependents_of<K>(
+    store: &reflector::Store<K>,
+    dependency: &K,
+    depends_on: impl Fn(&K) -> &[keelson_api::meta::DependencyReference],
+) -> Vec<reflector::ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let (ns, name) = (
+        dependency.namespace().unwrap_or_default(),
+        dependency.name_any(),
+    );
+    store
+        .state()
+        .iter()
+        .filter(|k| {
+            let own = k.namespace().unwrap_or_default();
+            depends_on(k)
+                .iter()
+                .any(|d| d.name == name && d.namespace.as_deref().unwrap_or(own.as_str()) == ns)
+        })
+        .map(|k| reflector::ObjectRef::from_obj(k.as_ref()))
+        .collect()
+}

@@ -5,6 +5,8 @@
 //! real helm CLI listing the releases, and uninstall on deletion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod helm_common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,7 +22,7 @@ use keelson_testsupport::{TestNamespace, apply, eventually, kubeconfig_path, too
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(120);
+use helm_common::{WAIT, cm_message, helm_json, install_crds, release_ready};
 
 /// Charts by the name used in `chartRef`.
 #[derive(Default)]
@@ -104,28 +106,9 @@ fn random_chart() -> Vec<u8> {
     std::fs::read(dir.path().join("random-1.0.0.tgz")).unwrap()
 }
 
-fn helm_json(ns: &str, args: &[&str]) -> Value {
-    let out = Command::new(tool("helm"))
-        .args(args)
-        .args(["--namespace", ns, "-o", "json"])
-        .env("KUBECONFIG", kubeconfig_path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "helm {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Installs the CRDs and starts the HelmRelease reconciler for `ns` with local charts.
 async fn start(ns: &TestNamespace) -> (tokio::task::JoinHandle<()>, tempfile::TempDir) {
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ns.client());
-    for crd in keelson_api::crds() {
-        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    install_crds(ns.client()).await;
     let storage_dir = tempfile::tempdir().unwrap();
     let storage = keelson_source::Storage::new(storage_dir.path(), "127.0.0.1:1").unwrap();
     let ctx = Arc::new(keelson_controller::Context::new(
@@ -171,47 +154,6 @@ async fn condition_of(
     Some((c.status, c.reason, c.message))
 }
 
-/// Waits until the release is Ready at its current generation with `version` deployed.
-async fn ready_at(api: &Api<HelmRelease>, name: &str, version: i64) -> HelmRelease {
-    eventually(
-        &format!("HelmRelease {name} Ready at v{version}"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let hr = api.get(&name).await.ok()?;
-                let status = hr.status.clone()?;
-                let ready = condition::is_true(&status.conditions, "Ready")
-                    && status.observed_generation == hr.metadata.generation
-                    && status.history.first().map(|h| h.version) == Some(version);
-                ready.then_some(hr)
-            }
-        },
-    )
-    .await
-}
-
-async fn cm_message(ns: &TestNamespace, name: &str) -> Option<String> {
-    let cms: Api<ConfigMap> = ns.api();
-    // A loaded CI machine sees transient API errors; only "not found" means absent.
-    let mut last_error = None;
-    for _ in 0..5 {
-        match cms.get_opt(name).await {
-            Ok(cm) => {
-                return cm
-                    .and_then(|cm| cm.data)
-                    .and_then(|d| d.get("message").cloned());
-            }
-            Err(e) => {
-                last_error = Some(e);
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    }
-    panic!("reading ConfigMap {name}: {last_error:?}")
-}
-
 #[tokio::test]
 async fn install_upgrade_on_values_change_drift_and_uninstall() {
     let ns = TestNamespace::create("hr-e2e").await;
@@ -242,7 +184,7 @@ async fn install_upgrade_on_values_change_drift_and_uninstall() {
         ),
     )
     .await;
-    let hr = ready_at(&hrs, "web", 1).await;
+    let hr = release_ready(&hrs, "web", 1).await;
     let status = hr.status.unwrap();
     let released = condition::get(&status.conditions, "Released").unwrap();
     assert_eq!(released.reason, "InstallSucceeded");
@@ -277,7 +219,7 @@ async fn install_upgrade_on_values_change_drift_and_uninstall() {
                "data": {"custom.yaml": "message: changed\nreplicaCount: 2\n"}}),
     )
     .await;
-    let hr = ready_at(&hrs, "web", 2).await;
+    let hr = release_ready(&hrs, "web", 2).await;
     assert_eq!(
         cm_message(&ns, "web-demo").await.as_deref(),
         Some("changed")
@@ -470,7 +412,7 @@ async fn failing_upgrade_is_rolled_back() {
         ),
     )
     .await;
-    ready_at(&hrs, "app", 1).await;
+    release_ready(&hrs, "app", 1).await;
     hrs.patch(
         "app",
         &PatchParams::default(),
@@ -527,7 +469,7 @@ async fn a_chart_rendering_random_values_is_not_upgraded_by_a_no_op_reconcile() 
     let mut object = helmrelease("rnd", json!({}));
     object["spec"]["chartRef"]["name"] = json!("random");
     apply(&hrs, object).await;
-    ready_at(&hrs, "rnd", 1).await;
+    release_ready(&hrs, "rnd", 1).await;
     // A requested reconcile with the same chart and values: handled, still release v1.
     hrs.patch(
         "rnd",
@@ -612,7 +554,7 @@ async fn post_renderers_and_common_metadata_change_the_release() {
         ),
     )
     .await;
-    let hr = ready_at(&hrs, "pr", 1).await;
+    let hr = release_ready(&hrs, "pr", 1).await;
     let digest_v1 = hr.status.unwrap().observed_post_renderers_digest.unwrap();
     assert!(digest_v1.starts_with("sha256:"), "{digest_v1}");
     let d = deployments.get("pr-demo").await.unwrap();
@@ -648,7 +590,7 @@ async fn post_renderers_and_common_metadata_change_the_release() {
     )
     .await
     .unwrap();
-    let hr = ready_at(&hrs, "pr", 2).await;
+    let hr = release_ready(&hrs, "pr", 2).await;
     let digest_v2 = hr.status.unwrap().observed_post_renderers_digest.unwrap();
     assert_ne!(digest_v1, digest_v2);
     let d = deployments.get("pr-demo").await.unwrap();
@@ -667,7 +609,7 @@ async fn post_renderers_and_common_metadata_change_the_release() {
     )
     .await
     .unwrap();
-    let hr = ready_at(&hrs, "pr", 3).await;
+    let hr = release_ready(&hrs, "pr", 3).await;
     assert_eq!(hr.status.unwrap().observed_post_renderers_digest, None);
     let d = deployments.get("pr-demo").await.unwrap();
     assert_eq!(container_image(&d), "nginx:1.27");
@@ -682,7 +624,7 @@ async fn post_renderers_and_common_metadata_change_the_release() {
     )
     .await
     .unwrap();
-    let hr = ready_at(&hrs, "pr", 4).await;
+    let hr = release_ready(&hrs, "pr", 4).await;
     assert!(hr.status.unwrap().observed_common_metadata_digest.is_some());
     let d = deployments.get("pr-demo").await.unwrap();
     assert_eq!(label(&d, "tier").as_deref(), Some("web"));

@@ -10,20 +10,20 @@
 
 #[path = "../../source/tests/common/mod.rs"]
 mod common;
+mod helm_common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use keelson_api::{HelmChart, HelmRelease, HelmRepository, condition};
-use keelson_testsupport::{TestNamespace, apply, eventually, kubeconfig_path, tool};
+use keelson_testsupport::{TestNamespace, apply, eventually, tool};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(120);
+use helm_common::{WAIT, cm_message, helm_json, ready_of, release_ready, run, start_controller};
 
 /// `testenv/helmrepo.py` serving a directory; killed (by its pid) when dropped.
 struct ChartServer {
@@ -73,15 +73,6 @@ impl Drop for ChartServer {
     }
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The demo chart at `version`, its default message set to `message`, in a new folder.
 fn demo_chart(version: &str, message: &str) -> tempfile::TempDir {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../release/tests/charts/demo");
@@ -125,32 +116,6 @@ fn chart_repository() -> tempfile::TempDir {
     repo
 }
 
-/// Installs keelson's CRDs and starts the whole controller in-process, watching only `ns`.
-async fn start_controller(
-    ns: &TestNamespace,
-) -> (
-    tokio::task::JoinHandle<Result<(), keelson_controller::RunError>>,
-    tempfile::TempDir,
-) {
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ns.client());
-    for crd in keelson_api::crds() {
-        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let storage = tempfile::tempdir().unwrap();
-    let config = keelson_controller::ControllerConfig {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: "127.0.0.1:0".parse().unwrap(),
-        requeue_dependency: Duration::from_secs(1),
-        namespace: Some(ns.name().to_string()),
-        ..Default::default()
-    };
-    (
-        tokio::spawn(keelson_controller::run(ns.client(), config)),
-        storage,
-    )
-}
-
 async fn secret(ns: &TestNamespace, name: &str, data: &[(&str, &str)]) {
     let data: serde_json::Map<String, Value> = data
         .iter()
@@ -175,73 +140,6 @@ async fn helm_repository(ns: &TestNamespace, name: &str, spec: Value) {
                "metadata": {"name": name}, "spec": spec}),
     )
     .await;
-}
-
-/// The Ready condition (status, reason, message) of a namespaced object of kind `K`.
-async fn ready_of<K>(api: &Api<K>, name: &str) -> Option<(String, String, String)>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    let object = api.get(name).await.ok()?;
-    let value = serde_json::to_value(&object).ok()?;
-    let c = value["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready")?
-        .clone();
-    Some((
-        c["status"].as_str()?.to_string(),
-        c["reason"].as_str()?.to_string(),
-        c["message"].as_str()?.to_string(),
-    ))
-}
-
-async fn cm_message(ns: &TestNamespace, name: &str) -> Option<String> {
-    let cms: Api<ConfigMap> = ns.api();
-    for _ in 0..5 {
-        if let Ok(cm) = cms.get_opt(name).await {
-            return cm
-                .and_then(|cm| cm.data)
-                .and_then(|d| d.get("message").cloned());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None
-}
-
-/// Waits until the release is Ready at its generation with history version `version`.
-async fn release_ready(api: &Api<HelmRelease>, name: &str, version: i64) -> HelmRelease {
-    eventually(
-        &format!("HelmRelease {name} Ready at v{version}"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let hr = api.get(&name).await.ok()?;
-                let status = hr.status.clone()?;
-                let ready = condition::is_true(&status.conditions, "Ready")
-                    && status.observed_generation == hr.metadata.generation
-                    && status.history.first().map(|h| h.version) == Some(version);
-                ready.then_some(hr)
-            }
-        },
-    )
-    .await
-}
-
-fn helm_list(ns: &str) -> Value {
-    let out = Command::new(tool("helm"))
-        .args(["list", "--namespace", ns, "-o", "json"])
-        .env("KUBECONFIG", kubeconfig_path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -364,7 +262,7 @@ async fn helmrelease_from_http_repository_with_basic_auth() {
         cm_message(&ns, "web-demo").await.as_deref(),
         Some("hello v2")
     );
-    let list = helm_list(ns.name());
+    let list = helm_json(ns.name(), &["list"]);
     assert_eq!(list[0]["chart"], "demo-0.2.0");
 
     // A version the repository does not have: Ready=False with Flux's message, release kept.
@@ -393,7 +291,7 @@ async fn helmrelease_from_http_repository_with_basic_auth() {
     );
     let chart_ready = ready_of(&charts, &chart_name).await.unwrap();
     assert_eq!(chart_ready.1, "InvalidChartReference");
-    assert_eq!(helm_list(ns.name())[0]["chart"], "demo-0.2.0");
+    assert_eq!(helm_json(ns.name(), &["list"])[0]["chart"], "demo-0.2.0");
     controller.abort();
     drop(server);
 }

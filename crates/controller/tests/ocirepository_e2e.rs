@@ -10,28 +10,22 @@
 //! `kubernetes.io/dockerconfigjson` Secret (a wrong password fails without being shown).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod helm_common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use keelson_api::{HelmRelease, OCIRepository, condition};
-use keelson_testsupport::{Registry, TestNamespace, apply, eventually, kubeconfig_path, tool};
+use keelson_testsupport::{Registry, TestNamespace, apply, eventually, tool};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(120);
-const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+use helm_common::{WAIT, cm_message, helm_json, ready_of, release_ready, run, start_controller};
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 /// The demo chart at `version` with its default message set to `message`, packaged by the real
 /// `helm package`; returns the folder and the `.tgz` path.
@@ -71,32 +65,6 @@ fn push_demo(registry: &Registry, version: &str, message: &str) -> Vec<u8> {
     std::fs::read(&tgz).unwrap()
 }
 
-/// Installs keelson's CRDs and starts the whole controller in-process, watching only `ns`.
-async fn start_controller(
-    ns: &TestNamespace,
-) -> (
-    tokio::task::JoinHandle<Result<(), keelson_controller::RunError>>,
-    tempfile::TempDir,
-) {
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ns.client());
-    for crd in keelson_api::crds() {
-        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let storage = tempfile::tempdir().unwrap();
-    let config = keelson_controller::ControllerConfig {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: "127.0.0.1:0".parse().unwrap(),
-        requeue_dependency: Duration::from_secs(1),
-        namespace: Some(ns.name().to_string()),
-        ..Default::default()
-    };
-    (
-        tokio::spawn(keelson_controller::run(ns.client(), config)),
-        storage,
-    )
-}
-
 async fn oci_repository(ns: &TestNamespace, name: &str, spec: Value) {
     apply(
         &ns.api::<OCIRepository>(),
@@ -114,25 +82,6 @@ async fn docker_secret(ns: &TestNamespace, name: &str, config: &str) {
                "data": {".dockerconfigjson": serde_json::to_value(ByteString(config.as_bytes().to_vec())).unwrap()}}),
     )
     .await;
-}
-
-/// The Ready condition (status, reason, message) of a namespaced object of kind `K`.
-async fn ready_of<K>(api: &Api<K>, name: &str) -> Option<(String, String, String)>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    let object = api.get(name).await.ok()?;
-    let value = serde_json::to_value(&object).ok()?;
-    let c = value["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "Ready")?
-        .clone();
-    Some((
-        c["status"].as_str()?.to_string(),
-        c["reason"].as_str()?.to_string(),
-        c["message"].as_str()?.to_string(),
-    ))
 }
 
 /// Waits until the OCIRepository is Ready at its generation with a revision satisfying `want`.
@@ -355,62 +304,6 @@ async fn ocirepository_resolves_tags_semver_and_digests() {
     controller.abort();
 }
 
-async fn cm_message(ns: &TestNamespace, name: &str) -> Option<String> {
-    let cms: Api<ConfigMap> = ns.api();
-    for _ in 0..5 {
-        if let Ok(cm) = cms.get_opt(name).await {
-            return cm
-                .and_then(|cm| cm.data)
-                .and_then(|d| d.get("message").cloned());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None
-}
-
-/// Waits until the release is Ready at its generation with history version `version`.
-async fn release_ready(api: &Api<HelmRelease>, name: &str, version: i64) -> HelmRelease {
-    let mut last = None;
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            if let Ok(hr) = api.get(name).await {
-                let ok = hr.status.as_ref().is_some_and(|s| {
-                    condition::is_true(&s.conditions, "Ready")
-                        && s.observed_generation == hr.metadata.generation
-                        && s.history.first().map(|h| h.version) == Some(version)
-                });
-                if ok {
-                    return hr;
-                }
-                last = Some(hr);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
-    match found {
-        Ok(hr) => hr,
-        Err(_) => panic!(
-            "HelmRelease {name} not Ready at v{version}; last status: {:?}",
-            last.and_then(|r| r.status)
-        ),
-    }
-}
-
-fn helm_list(ns: &str) -> Value {
-    let out = Command::new(tool("helm"))
-        .args(["list", "--namespace", ns, "-o", "json"])
-        .env("KUBECONFIG", kubeconfig_path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[tokio::test]
 async fn helmrelease_chart_ref_ocirepository_installs_and_upgrades_on_a_new_tag() {
     let ns = TestNamespace::create("oci-hr").await;
@@ -452,7 +345,7 @@ async fn helmrelease_chart_ref_ocirepository_installs_and_upgrades_on_a_new_tag(
         cm_message(&ns, "web-demo").await.as_deref(),
         Some("hello v2")
     );
-    assert_eq!(helm_list(ns.name())[0]["chart"], "demo-0.2.0");
+    assert_eq!(helm_json(ns.name(), &["list"])[0]["chart"], "demo-0.2.0");
 
     // A source pointing at a tag that does not exist: the release reports it, and is kept.
     repos
@@ -481,7 +374,7 @@ async fn helmrelease_chart_ref_ocirepository_installs_and_upgrades_on_a_new_tag(
         )),
         "{message}"
     );
-    assert_eq!(helm_list(ns.name())[0]["chart"], "demo-0.2.0");
+    assert_eq!(helm_json(ns.name(), &["list"])[0]["chart"], "demo-0.2.0");
     controller.abort();
 }
 
@@ -598,7 +491,7 @@ async fn helmrelease_chart_from_an_oci_helmrepository() {
     .await
     .unwrap();
     release_ready(&hrs, "web", 2).await;
-    assert_eq!(helm_list(ns.name())[0]["chart"], "demo-0.2.0");
+    assert_eq!(helm_json(ns.name(), &["list"])[0]["chart"], "demo-0.2.0");
 
     hrs.patch(
         "web",

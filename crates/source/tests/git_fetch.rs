@@ -6,7 +6,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Repo, Servers, branch, files, git};
+use common::{Repo, Servers, branch, files, git, ssh_auth};
 use keelson_source::fetch::{REASON_AUTHENTICATION_FAILED, REASON_GIT_OPERATION_FAILED};
 use keelson_source::{BasicAuth, FetchError, FetchOptions, GitAuth, GitReference, fetch, resolve};
 
@@ -211,14 +211,14 @@ async fn ssh_with_known_hosts() {
     let url = servers.ssh_url("ssh");
     let out = tempfile::tempdir().unwrap();
     let mut options = branch(&url, "main");
-    options.auth = servers.ssh_auth(false);
+    options.auth = ssh_auth(&servers, false);
     let checkout = fetch(&options, &out.path().join("ok")).await.unwrap();
     assert_eq!(checkout.resolved.revision, format!("main@sha1:{head}"));
     assert_tree(&checkout.path);
 
     // The scp-like form works too (default port would be 22, so only check parsing via ssh://).
     // A different host key for the same host must fail.
-    options.auth = servers.ssh_auth(true);
+    options.auth = ssh_auth(&servers, true);
     let err = fetch(&options, &out.path().join("wrong"))
         .await
         .unwrap_err();
@@ -235,7 +235,7 @@ async fn ssh_with_known_hosts() {
     assert!(err.is_stalled());
 
     // An identity the server does not know is rejected.
-    let mut other = servers.ssh_auth(false);
+    let mut other = ssh_auth(&servers, false);
     let keydir = tempfile::tempdir().unwrap();
     let key = keydir.path().join("k");
     let st = std::process::Command::new("ssh-keygen")

@@ -18,9 +18,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
             "user.email=t@example.com",
             "-c",
             "init.defaultBranch=main",
+            "-c",
+            "commit.gpgSign=false",
+            "-c",
+            "tag.gpgSign=false",
         ])
         .args(args)
         .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .unwrap_or_else(|e| panic!("git {args:?} could not start: {e}"));
     assert!(
@@ -150,5 +156,119 @@ impl TestRepo {
 impl Default for TestRepo {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// One set of loopback git servers for one test — `git daemon`, smart HTTP(S) with public,
+/// basic-auth and bearer paths, and `sshd` — started by `testenv/gitservers.sh` and stopped on
+/// drop. Repositories live under [`GitServers::repos`].
+pub struct GitServers {
+    dir: tempfile::TempDir,
+    env: std::collections::HashMap<String, String>,
+}
+
+fn gitservers_script() -> PathBuf {
+    crate::workspace_root().join("testenv/gitservers.sh")
+}
+
+impl GitServers {
+    /// Starts the servers.
+    ///
+    /// # Panics
+    /// With the script's output if they do not start.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("keelson-gitservers-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("temporary directory: {e}"));
+        let out = Command::new("bash")
+            .arg(gitservers_script())
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("bash could not start: {e}"));
+        assert!(
+            out.status.success(),
+            "testenv/gitservers.sh start failed (run testenv/setup-debian.sh first?):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(dir.path().join("env"))
+            .unwrap_or_else(|e| panic!("gitservers env file: {e}"));
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self { dir, env }
+    }
+
+    /// A setting of the servers (`GIT_DAEMON_PORT`, `HTTP_PORT`, `SSH_IDENTITY`, …).
+    ///
+    /// # Panics
+    /// If the script did not write it.
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("gitservers.sh wrote no {key}"))
+    }
+
+    /// Stops the servers (also done on drop).
+    pub fn stop(&self) {
+        let _ = Command::new("bash")
+            .arg(gitservers_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+
+    /// The bare repositories' directory.
+    pub fn repos(&self) -> PathBuf {
+        PathBuf::from(self.get("REPOS"))
+    }
+
+    /// Creates an empty bare repository `name.git`.
+    pub fn create(&self, name: &str) {
+        git(
+            &self.repos(),
+            &["init", "--bare", "-q", &format!("{name}.git")],
+        );
+    }
+
+    /// git:// URL of a repository.
+    pub fn daemon_url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}.git", self.get("GIT_DAEMON_PORT"))
+    }
+
+    /// http:// URL of a repository; `mode` is public, basic or bearer.
+    pub fn http_url(&self, mode: &str, repo: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{mode}/{repo}.git",
+            self.get("HTTP_PORT")
+        )
+    }
+
+    /// https:// URL of a repository (certificate from the CA at `HTTPS_CA`).
+    pub fn https_url(&self, mode: &str, repo: &str) -> String {
+        format!(
+            "https://127.0.0.1:{}/{mode}/{repo}.git",
+            self.get("HTTPS_PORT")
+        )
+    }
+
+    /// ssh:// URL of a repository.
+    pub fn ssh_url(&self, repo: &str) -> String {
+        format!(
+            "ssh://{}@127.0.0.1:{}{}/{repo}.git",
+            self.get("SSH_USER"),
+            self.get("SSH_PORT"),
+            self.get("REPOS")
+        )
+    }
+}
+
+impl Drop for GitServers {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -2,8 +2,7 @@
 //! servers, and the controller running in-process.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -125,110 +124,9 @@ pub fn kubeconform(file: &Path, schemas: &Path) -> (bool, String) {
     )
 }
 
-/// Runs git in `dir` with a fixed identity; panics on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// One set of loopback git servers from `testenv/gitservers.sh`, stopped on drop.
-pub struct Servers {
-    dir: tempfile::TempDir,
-    env: HashMap<String, String>,
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testenv/gitservers.sh")
-}
-
-impl Servers {
-    /// Starts the servers.
-    pub fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("keelson-gitservers-")
-            .tempdir()
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "testenv/gitservers.sh start failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = std::fs::read_to_string(dir.path().join("env")).unwrap();
-        let env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Self { dir, env }
-    }
-
-    /// A setting from DIR/env.
-    pub fn get(&self, key: &str) -> &str {
-        self.env.get(key).map(String::as_str).unwrap()
-    }
-
-    /// Creates an empty bare repository `name.git`.
-    pub fn create(&self, name: &str) {
-        let repos = PathBuf::from(self.get("REPOS"));
-        git(&repos, &["init", "--bare", "-q", &format!("{name}.git")]);
-    }
-
-    /// git:// URL of a repository.
-    pub fn daemon_url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}.git", self.get("GIT_DAEMON_PORT"))
-    }
-
-    /// http:// URL; `mode` is public, basic or bearer.
-    pub fn http_url(&self, mode: &str, repo: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{mode}/{repo}.git",
-            self.get("HTTP_PORT")
-        )
-    }
-
-    /// ssh:// URL of a repository.
-    pub fn ssh_url(&self, repo: &str) -> String {
-        format!(
-            "ssh://{}@127.0.0.1:{}{}/{repo}.git",
-            self.get("SSH_USER"),
-            self.get("SSH_PORT"),
-            self.get("REPOS")
-        )
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
-    }
-}
+// Not every test binary uses them.
+#[allow(unused_imports)]
+pub use keelson_testsupport::git::{GitServers as Servers, git};
 
 /// Starts the controller in-process, watching only `ns`; the returned directory holds the
 /// artifact storage and must outlive the controller.

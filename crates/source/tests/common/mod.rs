@@ -1,147 +1,27 @@
-//! Test helpers: loopback git servers from `testenv/gitservers.sh` and repositories to push to.
+//! Test helpers: loopback git servers (`keelson_testsupport::git::GitServers`) and repositories to
+//! push to.
 #![allow(clippy::unwrap_used, dead_code)]
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use keelson_source::{FetchOptions, GitAuth, GitReference};
 
-/// One set of servers (git daemon, smart HTTP, sshd) for one test, stopped on drop.
-pub struct Servers {
-    dir: tempfile::TempDir,
-    env: HashMap<String, String>,
-}
+// Not every test binary uses them.
+#[allow(unused_imports)]
+pub use keelson_testsupport::git::{GitServers as Servers, git};
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testenv/gitservers.sh")
-}
-
-impl Servers {
-    /// Starts the servers; panics with the script's output if that fails.
-    pub fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("keelson-gitservers-")
-            .tempdir()
-            .unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "testenv/gitservers.sh start failed (run testenv/setup-debian.sh first?):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = std::fs::read_to_string(dir.path().join("env")).unwrap();
-        let env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Self { dir, env }
+/// Credentials for the servers' sshd; `wrong_host_key` uses known_hosts with another key.
+pub fn ssh_auth(servers: &Servers, wrong_host_key: bool) -> GitAuth {
+    let kh = if wrong_host_key {
+        "SSH_KNOWN_HOSTS_WRONG"
+    } else {
+        "SSH_KNOWN_HOSTS"
+    };
+    GitAuth {
+        ssh_identity: Some(std::fs::read(servers.get("SSH_IDENTITY")).unwrap()),
+        known_hosts: Some(std::fs::read(servers.get(kh)).unwrap()),
+        ..GitAuth::default()
     }
-
-    /// A setting from DIR/env.
-    pub fn get(&self, key: &str) -> &str {
-        self.env.get(key).map(String::as_str).unwrap()
-    }
-
-    /// Stops the servers (also done on drop).
-    pub fn stop(&self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
-    }
-
-    /// The bare repositories' directory.
-    pub fn repos(&self) -> PathBuf {
-        PathBuf::from(self.get("REPOS"))
-    }
-
-    /// git:// URL of a repository.
-    pub fn daemon_url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}.git", self.get("GIT_DAEMON_PORT"))
-    }
-
-    /// http:// URL of a repository; `mode` is public, basic or bearer.
-    pub fn http_url(&self, mode: &str, repo: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{mode}/{repo}.git",
-            self.get("HTTP_PORT")
-        )
-    }
-
-    /// https:// URL of a repository (certificate from the CA at `HTTPS_CA`).
-    pub fn https_url(&self, mode: &str, repo: &str) -> String {
-        format!(
-            "https://127.0.0.1:{}/{mode}/{repo}.git",
-            self.get("HTTPS_PORT")
-        )
-    }
-
-    /// ssh:// URL of a repository.
-    pub fn ssh_url(&self, repo: &str) -> String {
-        format!(
-            "ssh://{}@127.0.0.1:{}{}/{repo}.git",
-            self.get("SSH_USER"),
-            self.get("SSH_PORT"),
-            self.get("REPOS")
-        )
-    }
-
-    /// Credentials for the ssh server; `wrong_host_key` uses known_hosts with another key.
-    pub fn ssh_auth(&self, wrong_host_key: bool) -> GitAuth {
-        let kh = if wrong_host_key {
-            "SSH_KNOWN_HOSTS_WRONG"
-        } else {
-            "SSH_KNOWN_HOSTS"
-        };
-        GitAuth {
-            ssh_identity: Some(std::fs::read(self.get("SSH_IDENTITY")).unwrap()),
-            known_hosts: Some(std::fs::read(self.get(kh)).unwrap()),
-            ..GitAuth::default()
-        }
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Runs git in `dir` with a fixed identity; panics on failure; returns trimmed stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=keelson test",
-            "-c",
-            "user.email=test@keelson.invalid",
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "tag.gpgSign=false",
-            "-c",
-            "commit.gpgSign=false",
-        ])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A bare repository served by [`Servers`] plus a work tree to build history in.
