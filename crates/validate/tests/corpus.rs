@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use keelson_validate::{Options, Report, Severity, validate};
 
 fn corpus(rel: &str) -> PathBuf {
-    let shared = std::env::var_os("KEELSON_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = keelson_testsupport::shared_dir();
     shared.join("corpus").join(rel)
 }
 

@@ -7,40 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use keelson_testsupport::tool;
 use keelson_validate::render::{self, display_id};
 use keelson_validate::repo::Repo;
 use keelson_validate::schema::{self, Bundle, Outcome, Validators};
 use keelson_validate::{Category, Options, validate};
 use serde_json::{Value, json};
 
-/// A reference tool from `testenv/build.sh` (`$KEELSON_TESTENV_BIN` when set).
-fn tool(name: &str) -> PathBuf {
-    let bin = match std::env::var_os("KEELSON_TESTENV_BIN") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testenv/build.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .arg("--print-bin")
-                .output()
-                .expect("run testenv/build.sh --print-bin");
-            assert!(out.status.success(), "testenv/build.sh --print-bin failed");
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        }
-    };
-    let path = bin.join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run testenv/build.sh",
-        path.display()
-    );
-    path
-}
-
 fn corpus(rel: &str) -> PathBuf {
-    let shared = std::env::var_os("KEELSON_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = keelson_testsupport::shared_dir();
     // Canonical, as gitleaks reports it (`/x/main/../shared` would not prefix its paths).
     let path = shared.join("corpus").join(rel);
     path.canonicalize().unwrap_or(path)

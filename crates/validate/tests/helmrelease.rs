@@ -9,35 +9,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use keelson_testsupport::tool;
 use keelson_validate::render::{self, display_id};
 use keelson_validate::repo::Repo;
 use keelson_validate::schema::{self, Bundle, Outcome, Validators};
 use keelson_validate::{Options, Report, Severity, validate};
 use serde_json::Value;
-
-/// A reference tool from `testenv/build.sh` (`$KEELSON_TESTENV_BIN` when set).
-fn tool(name: &str) -> PathBuf {
-    let bin = match std::env::var_os("KEELSON_TESTENV_BIN") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testenv/build.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .arg("--print-bin")
-                .output()
-                .expect("run testenv/build.sh --print-bin");
-            assert!(out.status.success(), "testenv/build.sh --print-bin failed");
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        }
-    };
-    let path = bin.join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run testenv/build.sh",
-        path.display()
-    );
-    path
-}
 
 fn write(dir: &Path, path: &str, text: &str) {
     let path = dir.join(path);
@@ -547,5 +524,41 @@ fn values_from_an_encrypted_secret_skip_the_release() {
         !report.findings.iter().any(|f| f.rule == "schema/invalid"),
         "{:#?}",
         report.findings
+    );
+}
+
+/// A post-renderer that fails is an error at its own entry of `spec.postRenderers`, naming it.
+#[test]
+fn a_failing_post_renderer_is_located_at_its_entry() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    seeded_repo(tmp.path());
+    let release = tmp.path().join("apps/release.yaml");
+    let text = fs::read_to_string(&release).expect("read release");
+    fs::write(
+        &release,
+        format!(
+            "{text}  postRenderers:\n  - kustomize:\n      images:\n      - name: nginx\n        newTag: \"1.28\"\n  - kustomize: # broken\n      patches:\n      - target:\n          kind: Deployment\n        patch: |\n          - op: frobnicate\n            path: /spec\n"
+        ),
+    )
+    .expect("write release");
+    let report = run(tmp.path(), None);
+    let failed: Vec<(String, String)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "helm/render-failed")
+        .map(|f| (f.location.to_string(), f.message.clone()))
+        .collect();
+    assert_eq!(failed.len(), 1, "{:#?}", report.findings);
+    assert_eq!(
+        failed[0].0,
+        format!(
+            "apps/release.yaml:{}",
+            line_of(tmp.path(), "apps/release.yaml", "- kustomize: # broken")
+        )
+    );
+    assert!(
+        failed[0].1.contains("post-renderer 1 failed"),
+        "{}",
+        failed[0].1
     );
 }
