@@ -310,11 +310,10 @@ async fn create_kustomization_applies_and_waits() {
     ])
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("✔ Kustomization reconciliation completed"),
-        "{}",
-        text(&out.stderr)
-    );
+    // flux create's wording: the object is ready, then the revision it applied.
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("✔ Kustomization good is ready"), "{stderr}");
+    assert!(stderr.contains("✔ applied revision main@sha1:"), "{stderr}");
     let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = ns.api();
     assert!(cms.get_opt("made").await.unwrap().is_some());
     let out = keelson(vec![

@@ -11,14 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
 use clap::Subcommand;
 use keelson_api::meta::LocalObjectReference;
 use keelson_api::source::GitRepositoryRef;
 use keelson_api::{Duration, GitRepository, GitRepositorySpec};
-use kube::api::{Api, Patch, PatchParams};
 use serde_json::Value;
 
 use super::cluster::ClusterArgs;
@@ -29,9 +28,6 @@ use crate::Exit;
 
 /// The field manager of objects `keelson create` applies.
 pub const FIELD_MANAGER: &str = "keelson";
-
-/// How often `create` checks whether the object became Ready (Flux: 2s).
-const POLL: StdDuration = StdDuration::from_secs(2);
 
 /// Arguments of `keelson create`.
 #[derive(Debug, clap::Args)]
@@ -383,92 +379,18 @@ fn create_source_git(args: &CreateSourceGitArgs) -> anyhow::Result<Exit> {
         output::print(&export_yaml(&repo)?)?;
         return Ok(Exit::Success);
     }
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
-    runtime.block_on(apply_and_wait(args, repo))
-}
-
-async fn apply_and_wait(args: &CreateSourceGitArgs, repo: GitRepository) -> anyhow::Result<Exit> {
-    let cluster = &args.common.cluster;
-    let client = cluster.client().await?;
-    let api: Api<GitRepository> = Api::namespaced(client, &cluster.namespace);
-    progress('✚', "generating GitRepository source");
     if args.secret_ref.is_none() && args.url.starts_with("ssh://") {
         progress(
             '!',
             "no --secret-ref: Git over SSH needs a Secret with 'identity' and 'known_hosts'",
         );
     }
-    let name = &args.name;
-    progress('►', "applying GitRepository source");
-    let existed = api
-        .get_opt(name)
-        .await
-        .with_context(|| format!("failed to read GitRepository {}/{name}", cluster.namespace))?
-        .is_some();
-    let body = serde_json::to_value(&repo).context("failed to serialise the GitRepository")?;
-    let applied = api
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .with_context(|| format!("failed to apply GitRepository {}/{name}", cluster.namespace))?;
-    progress(
-        '✔',
-        if existed {
-            "GitRepository source updated"
-        } else {
-            "GitRepository source created"
-        },
-    );
-    progress('◎', "waiting for GitRepository source reconciliation");
-    let generation = applied.metadata.generation;
-    let deadline = Instant::now() + args.common.timeout.as_std();
-    loop {
-        let current = api.get(name).await.with_context(|| {
-            format!("failed to read GitRepository {}/{name}", cluster.namespace)
-        })?;
-        let conditions = current
-            .status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default();
-        let ready = keelson_api::condition::get(conditions, "Ready")
-            .filter(|c| c.observed_generation >= generation);
-        match ready.map(|c| c.status.as_str()) {
-            Some("True") => {
-                progress('✔', "GitRepository source reconciliation completed");
-                let revision = current.status.and_then(|s| s.artifact).map(|a| a.revision);
-                let Some(revision) = revision else {
-                    progress(
-                        '✗',
-                        "GitRepository source reconciliation completed but no artifact was found",
-                    );
-                    return Ok(Exit::Failure);
-                };
-                progress('✔', &format!("fetched revision: {revision}"));
-                return Ok(Exit::Success);
-            }
-            Some("False") => {
-                let message = ready.map(|c| c.message.clone()).unwrap_or_default();
-                progress('✗', &message);
-                return Ok(Exit::Failure);
-            }
-            _ => {}
-        }
-        if Instant::now() >= deadline {
-            progress(
-                '✗',
-                &format!(
-                    "timed out after {} waiting for GitRepository {}/{name} to become Ready (is `keelson controller` running?)",
-                    args.common.timeout, cluster.namespace
-                ),
-            );
-            return Ok(Exit::Failure);
-        }
-        tokio::time::sleep(POLL).await;
-    }
+    let object = serde_json::to_value(&repo).context("failed to serialise the GitRepository")?;
+    super::runtime::block_on(create_kinds::apply_and_wait(
+        FluxKind::git_repository(),
+        object,
+        &args.common,
+    ))
 }
 
 #[cfg(test)]

@@ -548,7 +548,11 @@ pub fn export_or_apply(
     super::runtime::block_on(apply_and_wait(kind, object, common))
 }
 
-async fn apply_and_wait(
+/// Applies `object` and waits until the controller reports it Ready, printing Flux's progress
+/// lines: sources are "`<Kind>` source"s that report the fetched revision (and fail without an
+/// artifact, as `flux create source` does — a `type: oci` HelmRepository has none); the others
+/// report "`<Kind>` `<name>` is ready" and the applied revision.
+pub(super) async fn apply_and_wait(
     kind: FluxKind,
     object: Value,
     common: &CreateCommon,
@@ -559,9 +563,16 @@ async fn apply_and_wait(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let source = kind.resource.group == "source.toolkit.fluxcd.io";
+    let noun = if source {
+        format!("{} source", kind.kind)
+    } else {
+        kind.kind.to_string()
+    };
     let client = cluster.client().await?;
     let api = kind.api(&client, ns);
-    progress('►', &format!("applying {} {ns}/{name}", kind.kind));
+    progress('✚', &format!("generating {noun}"));
+    progress('►', &format!("applying {noun}"));
     let existed = api
         .get_opt(&name)
         .await
@@ -575,15 +586,9 @@ async fn apply_and_wait(
         )
         .await
         .with_context(|| format!("failed to apply {} {ns}/{name}", kind.kind))?;
-    progress(
-        '✔',
-        &format!(
-            "{} {}",
-            kind.kind,
-            if existed { "updated" } else { "created" }
-        ),
-    );
-    progress('◎', &format!("waiting for {} reconciliation", kind.kind));
+    let verb = if existed { "updated" } else { "created" };
+    progress('✔', &format!("{noun} {verb}"));
+    progress('◎', &format!("waiting for {noun} reconciliation"));
     let generation = applied.metadata.generation;
     let deadline = Instant::now() + common.timeout.as_std();
     loop {
@@ -598,10 +603,23 @@ async fn apply_and_wait(
             .filter(|c| c["observedGeneration"].as_i64() >= generation);
         match ready.and_then(|c| c["status"].as_str()) {
             Some("True") => {
-                progress('✔', &format!("{} reconciliation completed", kind.kind));
                 let revision = (kind.revision)(&value);
-                if !revision.is_empty() {
-                    progress('✔', &format!("revision: {revision}"));
+                if source {
+                    progress('✔', &format!("{noun} reconciliation completed"));
+                    if !revision.is_empty() {
+                        progress('✔', &format!("fetched revision: {revision}"));
+                    } else if object["spec"]["type"] != "oci" {
+                        progress(
+                            '✗',
+                            &format!("{noun} reconciliation completed but no artifact was found"),
+                        );
+                        return Ok(Exit::Failure);
+                    }
+                } else {
+                    progress('✔', &format!("{} {name} is ready", kind.kind));
+                    if !revision.is_empty() {
+                        progress('✔', &format!("applied revision {revision}"));
+                    }
                 }
                 return Ok(Exit::Success);
             }
