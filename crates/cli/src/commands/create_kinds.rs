@@ -597,9 +597,7 @@ pub(super) async fn apply_and_wait(
             .await
             .with_context(|| format!("failed to read {} {ns}/{name}", kind.kind))?;
         let value = serde_json::to_value(&current).unwrap_or(Value::Null);
-        let ready = value["status"]["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        let ready = super::kinds::condition(&value, "Ready")
             .filter(|c| c["observedGeneration"].as_i64() >= generation);
         match ready.and_then(|c| c["status"].as_str()) {
             Some("True") => {

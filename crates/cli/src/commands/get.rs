@@ -88,15 +88,7 @@ pub use super::kinds::{FluxKind, text_at};
 /// The READY and MESSAGE columns: the Ready condition's status and message, or Flux's
 /// `False` / `waiting to be reconciled` when there is no Ready condition yet.
 pub fn ready_and_message(object: &Value) -> (String, String) {
-    let ready = object
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|conditions| {
-            conditions
-                .iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
-        });
-    match ready {
+    match super::kinds::condition(object, "Ready") {
         Some(c) => (text_at(c, &["status"]), text_at(c, &["message"])),
         None => ("False".into(), "waiting to be reconciled".into()),
     }

@@ -29,6 +29,15 @@ pub fn text_at(value: &Value, path: &[&str]) -> String {
         .to_string()
 }
 
+/// The condition of type `type_` in an object's `status.conditions`.
+pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
+    object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
 fn artifact_revision(object: &Value) -> String {
     text_at(object, &["status", "artifact", "revision"])
 }

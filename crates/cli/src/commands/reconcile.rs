@@ -11,7 +11,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use super::cluster::ClusterArgs;
-use super::kinds::FluxKind as Kind;
+use super::kinds::{FluxKind as Kind, condition};
 use super::runtime::{block_on, parse_duration};
 use crate::Exit;
 
@@ -97,13 +97,6 @@ pub struct Outcome {
     pub message: String,
     /// The revision applied or fetched.
     pub revision: Option<String>,
-}
-
-fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
 }
 
 /// Sets requestedAt on `name` and waits until the controller has handled it.
