@@ -8,10 +8,11 @@ mod common;
 
 use std::process::Command;
 
-use common::{GitServer, WAIT, deployment, ready_at, start_controller};
+use common::{WAIT, deployment, ready_at, start_controller};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use keelson_api::{GitRepository, Kustomization, condition};
+use keelson_testsupport::git::TestRepo;
 use keelson_testsupport::{TestNamespace, apply, eventually};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -19,7 +20,7 @@ use serde_json::json;
 #[tokio::test]
 async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
     let ns = TestNamespace::create("ks-e2e").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
 
     // The repository: infrastructure (a ConfigMap and a Deployment) and apps (a Deployment whose
     // replicas and labels come from postBuild substitution, plus a ConfigMap to be pruned later).
@@ -40,7 +41,7 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n",
     );
     let first = server.push("initial");
-    let revision = format!("main@sha1:{first}");
+    let revision = first.clone();
 
     // CRDs and the controller, watching this test's namespace only.
     let (controller, _storage) = start_controller(&ns).await;
@@ -53,7 +54,7 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
         json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": {"name": "flux-system"},
-            "spec": {"url": server.url, "interval": "1s", "ref": {"branch": "main"}}
+            "spec": {"url": server.url(), "interval": "1s", "ref": {"branch": "main"}}
         }),
     )
     .await;
@@ -156,7 +157,7 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
     // A file removed from Git: its object is pruned.
     server.remove("apps/extra.yaml");
     let second = server.push("remove extra");
-    ready_at(&kss, "apps", &format!("main@sha1:{second}")).await;
+    ready_at(&kss, "apps", &second).await;
     assert!(
         cms.get_opt("extra").await.unwrap().is_none(),
         "extra was pruned"
@@ -178,8 +179,7 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
             let ready = condition::get(&status.conditions, "Ready")?.clone();
             // While infrastructure reconciles the same new revision, apps may report
             // DependencyNotReady first; wait for the build verdict itself.
-            (status.last_attempted_revision.as_deref()
-                == Some(format!("main@sha1:{third}").as_str())
+            (status.last_attempted_revision.as_deref() == Some(third.as_str())
                 && ready.status == "False"
                 && ready.reason != "DependencyNotReady")
                 .then_some(ready)
@@ -215,7 +215,7 @@ async fn infrastructure_then_apps_converge_drift_prune_and_broken_commits() {
 #[tokio::test]
 async fn sops_encrypted_secret_is_decrypted_with_the_age_key_from_a_secret() {
     let ns = TestNamespace::create("ks-sops").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("age.agekey");
     let out = Command::new(keelson_testsupport::tool("age-keygen"))
@@ -262,7 +262,7 @@ async fn sops_encrypted_secret_is_decrypted_with_the_age_key_from_a_secret() {
         json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": {"name": "repo"},
-            "spec": {"url": server.url, "interval": "1m", "ref": {"branch": "main"}}
+            "spec": {"url": server.url(), "interval": "1m", "ref": {"branch": "main"}}
         }),
     )
     .await;
@@ -279,7 +279,7 @@ async fn sops_encrypted_secret_is_decrypted_with_the_age_key_from_a_secret() {
         }),
     )
     .await;
-    let ks = ready_at(&kss, "secrets", &format!("main@sha1:{commit}")).await;
+    let ks = ready_at(&kss, "secrets", &commit).await;
     let db = secrets.get("db").await.unwrap();
     assert_eq!(db.data.unwrap()["password"].0, b"s3cr3t-value");
     let applied = serde_json::to_string(&secrets.get("db").await.unwrap()).unwrap();

@@ -8,12 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{GitServer, WAIT, install_crds, ready_at, spawn_controller, start_controller};
+use common::{WAIT, install_crds, ready_at, spawn_controller, start_controller};
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use keelson_api::{GitRepository, Kustomization, condition};
+use keelson_testsupport::git::TestRepo;
 use keelson_testsupport::{TestNamespace, apply, eventually};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
@@ -24,13 +25,13 @@ fn config_map(name: &str, data: &str) -> String {
     )
 }
 
-async fn git_repository(ns: &TestNamespace, server: &GitServer) {
+async fn git_repository(ns: &TestNamespace, server: &TestRepo) {
     apply(
         &ns.api::<GitRepository>(),
         json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": {"name": "repo"},
-            "spec": {"url": server.url, "interval": "1s", "ref": {"branch": "main"}}
+            "spec": {"url": server.url(), "interval": "1s", "ref": {"branch": "main"}}
         }),
     )
     .await;
@@ -78,7 +79,7 @@ async fn a_crd_and_its_custom_resources_in_one_kustomization_with_cel_health_che
     let ns = TestNamespace::create("ks-crd").await;
     let group = format!("{}.keelson.test", ns.name());
     let crd_name = format!("widgets.{group}");
-    let server = GitServer::start();
+    let server = TestRepo::new();
     let crd = format!(
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {crd_name}\nspec:\n  group: {group}\n  names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n"
     );
@@ -104,7 +105,7 @@ async fn a_crd_and_its_custom_resources_in_one_kustomization_with_cel_health_che
     )
     .await;
     let kss: Api<Kustomization> = ns.api();
-    let ks = ready_at(&kss, "widgets", &format!("main@sha1:{first}")).await;
+    let ks = ready_at(&kss, "widgets", &first).await;
     let ids: Vec<String> = ks
         .status
         .unwrap()
@@ -122,7 +123,7 @@ async fn a_crd_and_its_custom_resources_in_one_kustomization_with_cel_health_che
     // The failed expression decides at once, without waiting for the timeout.
     server.write("widgets/widget.yaml", &widget(-1));
     let second = server.push("negative size");
-    let ready = failed_at(&kss, "widgets", &format!("main@sha1:{second}")).await;
+    let ready = failed_at(&kss, "widgets", &second).await;
     assert_eq!(ready.reason, "HealthCheckFailed", "{ready:?}");
     assert!(
         ready.message.contains("Widget") && ready.message.contains("failed expression"),
@@ -163,7 +164,7 @@ async fn a_crd_and_its_custom_resources_in_one_kustomization_with_cel_health_che
 #[tokio::test]
 async fn an_immutable_field_change_fails_without_force_and_recreates_with_force() {
     let ns = TestNamespace::create("ks-force").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     let immutable = |value: &str| format!("{}immutable: true\n", config_map("frozen", value));
     server.write("app/frozen.yaml", &immutable("one"));
     let first = server.push("one");
@@ -171,13 +172,13 @@ async fn an_immutable_field_change_fails_without_force_and_recreates_with_force(
     git_repository(&ns, &server).await;
     kustomization(&ns, "app", "./app", json!({})).await;
     let kss: Api<Kustomization> = ns.api();
-    ready_at(&kss, "app", &format!("main@sha1:{first}")).await;
+    ready_at(&kss, "app", &first).await;
     let cms: Api<ConfigMap> = ns.api();
     let uid = cms.get("frozen").await.unwrap().metadata.uid.unwrap();
 
     server.write("app/frozen.yaml", &immutable("two"));
     let second = server.push("two");
-    let ready = failed_at(&kss, "app", &format!("main@sha1:{second}")).await;
+    let ready = failed_at(&kss, "app", &second).await;
     assert!(
         ready.message.contains("frozen") && ready.message.contains("immutable"),
         "names the object and the cause: {}",
@@ -196,7 +197,7 @@ async fn an_immutable_field_change_fails_without_force_and_recreates_with_force(
     )
     .await
     .unwrap();
-    ready_at(&kss, "app", &format!("main@sha1:{second}")).await;
+    ready_at(&kss, "app", &second).await;
     let frozen = cms.get("frozen").await.unwrap();
     assert_eq!(frozen.data.unwrap()["value"], "two");
     assert_ne!(frozen.metadata.uid.unwrap(), uid, "recreated");
@@ -206,14 +207,14 @@ async fn an_immutable_field_change_fails_without_force_and_recreates_with_force(
 #[tokio::test]
 async fn suspend_stops_reconciles_and_resume_catches_up() {
     let ns = TestNamespace::create("ks-suspend").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     server.write("app/cm.yaml", &config_map("settings", "one"));
     let first = server.push("one");
     let (controller, _storage) = start_controller(&ns).await;
     git_repository(&ns, &server).await;
     kustomization(&ns, "app", "./app", json!({"interval": "2s"})).await;
     let kss: Api<Kustomization> = ns.api();
-    ready_at(&kss, "app", &format!("main@sha1:{first}")).await;
+    ready_at(&kss, "app", &first).await;
 
     kss.patch(
         "app",
@@ -244,7 +245,7 @@ async fn suspend_stops_reconciles_and_resume_catches_up() {
     let status = kss.get("app").await.unwrap().status.unwrap();
     assert_eq!(
         status.last_applied_revision.as_deref(),
-        Some(format!("main@sha1:{first}").as_str())
+        Some(first.as_str())
     );
 
     kss.patch(
@@ -254,7 +255,7 @@ async fn suspend_stops_reconciles_and_resume_catches_up() {
     )
     .await
     .unwrap();
-    ready_at(&kss, "app", &format!("main@sha1:{second}")).await;
+    ready_at(&kss, "app", &second).await;
     assert_eq!(
         cms.get("settings").await.unwrap().data.unwrap()["value"],
         "two"
@@ -265,7 +266,7 @@ async fn suspend_stops_reconciles_and_resume_catches_up() {
 #[tokio::test]
 async fn a_controller_restarted_mid_way_converges_without_duplicates_or_orphans() {
     let ns = TestNamespace::create("ks-restart").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     for i in 0..15 {
         server.write(
             &format!("app/cm-{i}.yaml"),
@@ -325,7 +326,7 @@ async fn a_controller_restarted_mid_way_converges_without_duplicates_or_orphans(
     .unwrap();
 
     let controller = spawn_controller(&ns, storage.path()).await;
-    let ks = ready_at(&kss, "app", &format!("main@sha1:{second}")).await;
+    let ks = ready_at(&kss, "app", &second).await;
     let mut ids: Vec<String> = ks
         .status
         .unwrap()
@@ -365,7 +366,7 @@ async fn a_controller_restarted_mid_way_converges_without_duplicates_or_orphans(
 #[tokio::test]
 async fn service_account_impersonation_limits_what_a_kustomization_may_apply() {
     let ns = TestNamespace::create("ks-tenant").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     let cluster_role = format!("{}-tenant-escalation", ns.name());
     server.write("allowed/cm.yaml", &config_map("tenant-settings", "one"));
     server.write(
@@ -403,7 +404,7 @@ async fn service_account_impersonation_limits_what_a_kustomization_may_apply() {
     )
     .await;
     let kss: Api<Kustomization> = ns.api();
-    let revision = format!("main@sha1:{first}");
+    let revision = first.clone();
     ready_at(&kss, "allowed", &revision).await;
     let ready = failed_at(&kss, "denied", &revision).await;
     assert!(
@@ -434,7 +435,7 @@ async fn service_account_impersonation_limits_what_a_kustomization_may_apply() {
 #[tokio::test]
 async fn depends_on_ready_expr_replaces_the_built_in_check() {
     let ns = TestNamespace::create("ks-readyexpr").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     server.write("backend/cm.yaml", &config_map("backend", "one"));
     server.write("frontend/cm.yaml", &config_map("frontend", "one"));
     let first = server.push("both");
@@ -466,7 +467,7 @@ async fn depends_on_ready_expr_replaces_the_built_in_check() {
         ),
     )
     .await;
-    let revision = format!("main@sha1:{first}");
+    let revision = first.clone();
     ready_at(&kss, "backend", &revision).await;
     let waiting = eventually("frontend to wait on readyExpr", WAIT, || {
         let kss = kss.clone();
@@ -512,17 +513,17 @@ fn copy_tree(src: &std::path::Path, dst: &std::path::Path, edit: &dyn Fn(&str) -
 #[tokio::test]
 async fn the_seed_004_example_layout_converges_from_its_sync_file() {
     let ns = TestNamespace::create("ks-seed004").await;
-    let server = GitServer::start();
+    let server = TestRepo::new();
     let (ingress_ns, apps_ns) = (
         format!("{}-ingress", ns.name()),
         format!("{}-podinfo", ns.name()),
     );
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-004");
     let name = ns.name().to_string();
-    let url = server.url.clone();
+    let url = server.url();
     let (ing, app) = (ingress_ns.clone(), apps_ns.clone());
     // Unique namespaces so that the test never meets the demo's objects on a shared cluster.
-    copy_tree(&example, &server.work, &move |text: &str| {
+    copy_tree(&example, server.work(), &move |text: &str| {
         text.replace("namespace: flux-system", &format!("namespace: {name}"))
             .replace("namespace: ingress-nginx", &format!("namespace: {ing}"))
             .replace("  name: ingress-nginx\n", &format!("  name: {ing}\n"))
@@ -537,8 +538,8 @@ async fn the_seed_004_example_layout_converges_from_its_sync_file() {
     let (controller, _storage) = start_controller(&ns).await;
 
     // Bootstrap: apply the sync file, as `flux bootstrap` does; the rest comes from Git.
-    let sync =
-        std::fs::read_to_string(server.work.join("kubernetes/flux-system/gotk-sync.yaml")).unwrap();
+    let sync = std::fs::read_to_string(server.work().join("kubernetes/flux-system/gotk-sync.yaml"))
+        .unwrap();
     let mut docs = keelson_manifest::parse_documents(&sync)
         .unwrap()
         .into_iter();
@@ -546,7 +547,7 @@ async fn the_seed_004_example_layout_converges_from_its_sync_file() {
     apply(&ns.api::<Kustomization>(), docs.next().unwrap()).await;
 
     let kss: Api<Kustomization> = ns.api();
-    let revision = format!("main@sha1:{commit}");
+    let revision = commit.clone();
     let sync = ready_at(&kss, "flux-system", &revision).await;
     let infra = ready_at(&kss, "infrastructure", &revision).await;
     let apps = ready_at(&kss, "apps", &revision).await;

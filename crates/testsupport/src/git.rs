@@ -141,6 +141,14 @@ impl TestRepo {
         std::fs::write(&file, text).unwrap_or_else(|e| panic!("write {path}: {e}"));
     }
 
+    /// Removes `path` from the work tree.
+    ///
+    /// # Panics
+    /// If the file cannot be removed.
+    pub fn remove(&self, path: &str) {
+        std::fs::remove_file(self.work.join(path)).unwrap_or_else(|e| panic!("remove {path}: {e}"));
+    }
+
     /// Commits everything and pushes to `main`; returns Flux's revision `main@sha1:<hex>`.
     pub fn push(&self, message: &str) -> String {
         git(&self.work, &["add", "-A"]);
