@@ -24,7 +24,7 @@ use keelson_api::{HelmRelease, HelmReleaseStatus, RECONCILE_REQUESTED_AT};
 use keelson_release::model::{Release, status as rstatus};
 use keelson_release::render::{Rendered, Settings, Strategy};
 use keelson_release::{CrdPolicy, Engine, Request, Storage};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -36,7 +36,6 @@ use crate::chartsource::{ChartArtifact, ChartSource};
 use crate::context::{Context, now};
 
 /// Flux's finalizer.
-const FINALIZER: &str = "finalizers.fluxcd.io";
 /// How soon a failed release with retries left is tried again.
 const RETRY_SOON: Duration = Duration::from_secs(2);
 /// How soon a transient failure (source not ready, values missing) is tried again.
@@ -263,7 +262,7 @@ async fn reconcile(
 
     // Gate: deleted → uninstall the release (unless suspended), then let it go.
     if hr.meta().deletion_timestamp.is_some() {
-        if hr.finalizers().iter().any(|f| f == FINALIZER) {
+        if crate::runner::has_finalizer(hr.as_ref()) {
             if !hr.suspended() {
                 let req = request(&hr, ctx.client.clone(), "uninstall");
                 if let Err(err) = shared.engine.uninstall(&req).await {
@@ -289,25 +288,11 @@ async fn reconcile(
                     }
                 }
             }
-            let rest: Vec<String> = hr
-                .finalizers()
-                .iter()
-                .filter(|f| *f != FINALIZER)
-                .cloned()
-                .collect();
-            let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": hr.resource_version()}});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            crate::runner::remove_finalizer(&api, hr.as_ref()).await?;
         }
         return Ok(Action::await_change());
     }
-    if !hr.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut finalizers = hr.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_string());
-        let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
+    crate::runner::add_finalizer(&api, hr.as_ref()).await?;
     // Gate: suspended.
     if hr.suspended() {
         return Ok(Action::await_change());

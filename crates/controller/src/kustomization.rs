@@ -17,7 +17,7 @@ use keelson_api::kustomization::{ResourceInventory, ResourceRef};
 use keelson_api::{GitRepository, Kustomization, KustomizationStatus, RECONCILE_REQUESTED_AT};
 use keelson_apply::{ApplyOptions, Inventory};
 use keelson_manifest::ObjectId;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -25,9 +25,6 @@ use kube::{Resource, ResourceExt};
 use serde_json::Value;
 
 use crate::context::{Context, now};
-
-/// Flux's finalizer, so that deleting a Kustomization can prune what it applied.
-const FINALIZER: &str = "finalizers.fluxcd.io";
 
 /// A failed step: its Ready reason and a message naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,27 +90,13 @@ async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, 
 
     // Gate: deleted → prune what we applied (unless orphaning), then let it go.
     if ks.meta().deletion_timestamp.is_some() {
-        if ks.finalizers().iter().any(|f| f == FINALIZER) {
+        if crate::runner::has_finalizer(ks.as_ref()) {
             finalize(&ks, &ctx).await;
-            let rest: Vec<String> = ks
-                .finalizers()
-                .iter()
-                .filter(|f| *f != FINALIZER)
-                .cloned()
-                .collect();
-            let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": ks.resource_version()}});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            crate::runner::remove_finalizer(&api, ks.as_ref()).await?;
         }
         return Ok(Action::await_change());
     }
-    if !ks.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut finalizers = ks.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_string());
-        let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
+    crate::runner::add_finalizer(&api, ks.as_ref()).await?;
     // Gate: suspended.
     if ks.spec.suspended() {
         return Ok(Action::await_change());

@@ -145,3 +145,51 @@ where
         .map(|k| reflector::ObjectRef::from_obj(k.as_ref()))
         .collect()
 }
+
+/// Flux's finalizer: the reconciler handles the object's deletion (uninstall, prune) first.
+pub(crate) const FINALIZER: &str = "finalizers.fluxcd.io";
+
+/// Whether `object` carries [`FINALIZER`].
+pub(crate) fn has_finalizer<K: Resource>(object: &K) -> bool {
+    object.finalizers().iter().any(|f| f == FINALIZER)
+}
+
+/// Adds [`FINALIZER`] to `object` unless it is there.
+pub(crate) async fn add_finalizer<K>(api: &Api<K>, object: &K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if has_finalizer(object) {
+        return Ok(());
+    }
+    let mut finalizers = object.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
+    api.patch(
+        &object.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes [`FINALIZER`] from `object` (guarded by its resourceVersion), letting it go.
+pub(crate) async fn remove_finalizer<K>(api: &Api<K>, object: &K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let rest: Vec<&String> = object
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": object.resource_version()}});
+    api.patch(
+        &object.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
