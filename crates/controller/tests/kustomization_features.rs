@@ -594,3 +594,53 @@ async fn the_seed_004_example_layout_converges_from_its_sync_file() {
         let _ = namespaces.delete(extra, &DeleteParams::default()).await;
     }
 }
+
+/// Deleting a Kustomization prunes what it applied (`prune: true`, Flux's default deletion
+/// policy `MirrorPrune`); `deletionPolicy: Orphan` leaves the objects; both objects go.
+#[tokio::test]
+async fn deleting_a_kustomization_prunes_its_objects_unless_orphaned() {
+    let ns = TestNamespace::create("ks-delete").await;
+    let server = TestRepo::new();
+    server.write("pruned/cm.yaml", &config_map("pruned", "p"));
+    server.write("orphaned/cm.yaml", &config_map("orphaned", "o"));
+    let revision = server.push("two apps");
+    let (controller, _storage) = start_controller(&ns).await;
+    git_repository(&ns, &server).await;
+    kustomization(&ns, "pruned", "./pruned", json!({})).await;
+    kustomization(
+        &ns,
+        "orphaned",
+        "./orphaned",
+        json!({"deletionPolicy": "Orphan"}),
+    )
+    .await;
+    let kss: Api<Kustomization> = ns.api();
+    ready_at(&kss, "pruned", &revision).await;
+    ready_at(&kss, "orphaned", &revision).await;
+    let cms: Api<ConfigMap> = ns.api();
+    for name in ["pruned", "orphaned"] {
+        assert!(
+            kss.get(name)
+                .await
+                .unwrap()
+                .metadata
+                .finalizers
+                .unwrap_or_default()
+                .contains(&"finalizers.fluxcd.io".to_string()),
+            "{name} carries Flux's finalizer"
+        );
+        kss.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    eventually("both Kustomizations to be gone", WAIT, || {
+        let kss = kss.clone();
+        async move {
+            let pruned = kss.get_opt("pruned").await.ok()?;
+            let orphaned = kss.get_opt("orphaned").await.ok()?;
+            (pruned.is_none() && orphaned.is_none()).then_some(())
+        }
+    })
+    .await;
+    assert!(cms.get_opt("pruned").await.unwrap().is_none(), "pruned");
+    assert!(cms.get_opt("orphaned").await.unwrap().is_some(), "orphaned");
+    controller.abort();
+}
