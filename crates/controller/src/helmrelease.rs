@@ -105,21 +105,8 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
         // A HelmChart that changes (new artifact, Ready) triggers the releases using it: the
         // one it was created for (owner labels) and those naming it in chartRef.
         .watches(helmcharts, watcher::Config::default(), move |hc| {
-            let (ns, name) = (hc.namespace().unwrap_or_default(), hc.name_any());
             let labels = hc.labels();
-            let mut refs: Vec<ObjectRef<HelmRelease>> = by_chart
-                .state()
-                .iter()
-                .filter(|hr| {
-                    let own = hr.namespace().unwrap_or_default();
-                    hr.spec.chart_ref.as_ref().is_some_and(|r| {
-                        r.kind == "HelmChart"
-                            && r.name == name
-                            && r.namespace.as_deref().unwrap_or(own.as_str()) == ns
-                    })
-                })
-                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
-                .collect();
+            let mut refs = using_chart_ref(&by_chart.state(), "HelmChart", &hc);
             if let (Some(owner), Some(owner_ns)) = (
                 labels.get(OWNER_NAME_LABEL),
                 labels.get(OWNER_NAMESPACE_LABEL),
@@ -131,20 +118,7 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
         // An OCIRepository that changes (new artifact, Ready) triggers the releases naming it
         // in chartRef.
         .watches(ocirepositories, watcher::Config::default(), move |repo| {
-            let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
-            by_oci
-                .state()
-                .iter()
-                .filter(|hr| {
-                    let own = hr.namespace().unwrap_or_default();
-                    hr.spec.chart_ref.as_ref().is_some_and(|r| {
-                        r.kind == "OCIRepository"
-                            && r.name == name
-                            && r.namespace.as_deref().unwrap_or(own.as_str()) == ns
-                    })
-                })
-                .map(|hr| ObjectRef::from_obj(hr.as_ref()))
-                .collect::<Vec<_>>()
+            using_chart_ref(&by_oci.state(), "OCIRepository", &repo)
         })
         // A HelmRelease that changes (becomes Ready) triggers those that depend on it.
         .watches(api, watcher::Config::default(), move |dep| {
@@ -157,6 +131,28 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
             }
         })
         .await;
+}
+
+/// The releases whose `chartRef` names `source` (of `kind`; a namespace-less reference means
+/// the release's own namespace).
+fn using_chart_ref<S: Resource>(
+    releases: &[Arc<HelmRelease>],
+    kind: &str,
+    source: &S,
+) -> Vec<ObjectRef<HelmRelease>> {
+    let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
+    releases
+        .iter()
+        .filter(|hr| {
+            let own = hr.namespace().unwrap_or_default();
+            hr.spec.chart_ref.as_ref().is_some_and(|r| {
+                r.kind == kind
+                    && r.name == name
+                    && r.namespace.as_deref().unwrap_or(own.as_str()) == ns
+            })
+        })
+        .map(|hr| ObjectRef::from_obj(hr.as_ref()))
+        .collect()
 }
 
 fn referencing(
