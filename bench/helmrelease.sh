@@ -43,7 +43,7 @@ else
   engine="$target/debug/examples/helmrelease_bench"
 fi
 
-charts=$(cd "$root/../shared/corpus/charts" 2>/dev/null && pwd || cd "${KEELSON_SHARED:-/work/shared}/corpus/charts" && pwd)
+charts=$(cd "${KEELSON_SHARED:-$root/../shared}/corpus/charts" && pwd)
 work=$(mktemp -d)
 suffix=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ns_k=bench-hr-keelson-$suffix ns_h=bench-hr-helm-$suffix
