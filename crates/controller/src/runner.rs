@@ -164,14 +164,7 @@ where
     }
     let mut finalizers = object.finalizers().to_vec();
     finalizers.push(FINALIZER.to_string());
-    let patch = serde_json::json!({"metadata": {"finalizers": finalizers}});
-    api.patch(
-        &object.name_any(),
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
+    merge_metadata(api, object, serde_json::json!({"finalizers": finalizers})).await
 }
 
 /// Removes [`FINALIZER`] from `object` (guarded by its resourceVersion), letting it go.
@@ -184,7 +177,21 @@ where
         .iter()
         .filter(|f| *f != FINALIZER)
         .collect();
-    let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": object.resource_version()}});
+    let metadata =
+        serde_json::json!({"finalizers": rest, "resourceVersion": object.resource_version()});
+    merge_metadata(api, object, metadata).await
+}
+
+/// Merge-patches `metadata` into `object`.
+async fn merge_metadata<K>(
+    api: &Api<K>,
+    object: &K,
+    metadata: serde_json::Value,
+) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({ "metadata": metadata });
     api.patch(
         &object.name_any(),
         &kube::api::PatchParams::default(),

@@ -7,8 +7,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use keelson_api::{HelmRelease, condition};
-use keelson_testsupport::{TestNamespace, apply, kubeconfig_path, tool};
+use keelson_testsupport::{TestNamespace, kubeconfig_path, tool};
 use kube::api::Api;
+
+// The controller start is the Kustomization suites'.
+#[path = "../common/mod.rs"]
+mod base;
+#[allow(unused_imports)] // not every suite uses both
+pub use base::{install_crds, start_controller};
 
 /// How long a test waits for the controller to converge.
 pub const WAIT: Duration = Duration::from_secs(120);
@@ -37,38 +43,6 @@ pub fn helm_json(ns: &str, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Installs keelson's CRDs and starts the whole controller in-process, watching only `ns`; the
-/// returned directory holds the artifact storage and must outlive the controller.
-pub async fn start_controller(
-    ns: &TestNamespace,
-) -> (
-    tokio::task::JoinHandle<Result<(), keelson_controller::RunError>>,
-    tempfile::TempDir,
-) {
-    install_crds(ns.client()).await;
-    let storage = tempfile::tempdir().unwrap();
-    let config = keelson_controller::ControllerConfig {
-        storage_path: storage.path().to_path_buf(),
-        storage_addr: "127.0.0.1:0".parse().unwrap(),
-        requeue_dependency: Duration::from_secs(1),
-        namespace: Some(ns.name().to_string()),
-        ..Default::default()
-    };
-    (
-        tokio::spawn(keelson_controller::run(ns.client(), config)),
-        storage,
-    )
-}
-
-/// Installs (server-side applies) keelson's CRDs.
-pub async fn install_crds(client: kube::Client) {
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client);
-    for crd in keelson_api::crds() {
-        apply(&crds, serde_json::to_value(&crd).unwrap()).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
 }
 
 /// The Ready condition (status, reason, message) of a namespaced object of kind `K`.
