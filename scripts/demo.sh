@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source testenv/lib.sh
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 if [[ -x testenv/setup-debian.sh ]]; then testenv/setup-debian.sh; fi
 step "building keelson"

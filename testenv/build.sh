@@ -10,6 +10,16 @@ command -v go >/dev/null || die "go is not installed (the test environment build
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 mkdir -p "$KEELSON_TESTENV_BIN"
 
+# The directory of a module in the module cache, downloading it first: `go list -m -f {{.Dir}}`
+# alone prints an empty line for a module that is not downloaded yet (a fresh GOMODCACHE).
+module_dir() { # tool-name module
+  local dir
+  dir=$(cd "$testenv_dir/go/$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') \
+    || die "downloading $2 failed"
+  [[ -n "$dir" && -d "$dir" ]] || die "module $2 has no directory in the module cache after download"
+  printf '%s\n' "$dir"
+}
+
 while read -r name module var pkgs; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then continue; fi
@@ -43,17 +53,23 @@ while read -r name module var pkgs; do
     # The flux CLI embeds install manifests that its release process generates; they are not in
     # the module. Build from a copy of the module with an empty manifest set: `flux install` is
     # not used here, every other command works.
-    moddir=$(cd "$testenv_dir/go/flux" && go list -m -f '{{.Dir}}' github.com/fluxcd/flux2/v2)
     src=$KEELSON_CACHE/testenv/src/flux-$version
-    if [[ ! -d "$src" ]]; then
-      rm -rf "$src.tmp" && mkdir -p "$(dirname "$src")"
-      cp -r "$moddir" "$src.tmp" && chmod -R u+w "$src.tmp"
+    # A copy is complete only once renamed into place; an older keelson left half-made copies
+    # (no go.mod) behind, so a copy without its main package is made again.
+    if [[ ! -f "$src/cmd/flux/main.go" || ! -f "$src/cmd/flux/manifests/placeholder.yaml" ]]; then
+      moddir=$(module_dir flux github.com/fluxcd/flux2/v2)
+      rm -rf "$src" "$src.tmp" && mkdir -p "$(dirname "$src")"
+      cp -r "$moddir" "$src.tmp" || die "copying $moddir failed"
+      chmod -R u+w "$src.tmp"
+      [[ -f "$src.tmp/cmd/flux/main.go" ]] || die "$moddir holds no cmd/flux/main.go"
       mkdir -p "$src.tmp/cmd/flux/manifests"
       echo "# placeholder: built without the release's install manifests" > "$src.tmp/cmd/flux/manifests/placeholder.yaml"
       mv "$src.tmp" "$src"
     fi
-    (cd "$testenv_dir/go/flux" && sed '/^replace github.com\/fluxcd\/flux2/d' go.mod > "$src.mod" \
-      && echo "replace github.com/fluxcd/flux2/v2 => $src" >> "$src.mod" && cp go.sum "$src.sum")
+    (cd "$testenv_dir/go/flux" && sed '/^replace github.com\/fluxcd\/flux2/d' go.mod > "$src.mod.tmp" \
+      && echo "replace github.com/fluxcd/flux2/v2 => $src" >> "$src.mod.tmp" && cp go.sum "$src.sum.tmp") \
+      || die "writing the flux build's go.mod failed"
+    mv "$src.sum.tmp" "$src.sum" && mv "$src.mod.tmp" "$src.mod"
     modflags=(-modfile "$src.mod")
   fi
   for pair in "${missing[@]}"; do
@@ -70,8 +86,9 @@ while read -r name module var pkgs; do
   if [[ "$name" == kwok ]]; then
     # kwok needs Stage configurations to drive nodes and pods; take the ones its module ships
     # (fast node initialisation, lease heartbeats, fast pod lifecycle) from the module cache.
-    src=$(cd "$testenv_dir/go/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+    src=$(module_dir kwok sigs.k8s.io/kwok)/kustomize/stage
     for stage in node/fast node/heartbeat-with-lease pod/fast; do
+      [[ -d "$src/$stage" ]] || die "kwok's module has no stage folder $stage"
       for f in "$src/$stage"/*.yaml; do
         [[ "$(basename "$f")" == kustomization.yaml ]] && continue
         cat "$f"; echo "---"
