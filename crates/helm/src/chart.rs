@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use keelson_kustomize::FileSystem as _;
+
 use crate::value::{Map, Value};
 
 /// A chart that could not be loaded.
@@ -291,7 +293,9 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
-/// Loads the chart in directory `dir`.
+/// Loads the chart in directory `dir`. Nothing outside `dir` is read: a symlink whose real
+/// location is outside the chart is refused (Flux builds charts from artifacts, which hold no
+/// symlinks, and a chart in an untrusted checkout must not pull in the host's files).
 pub fn load_dir(dir: &Path) -> Result<Chart, LoadError> {
     let files = dir_files(dir)?;
     load_files(&dir.display().to_string(), files)
@@ -300,43 +304,59 @@ pub fn load_dir(dir: &Path) -> Result<Chart, LoadError> {
 /// The files of the chart in directory `dir` that `helm package` would include (its
 /// `.helmignore` applied), as (relative `/`-separated path, content) in name order.
 pub fn dir_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, LoadError> {
-    let ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
-        Ok(t) => Ignore::parse(&t),
-        Err(_) => Ignore::parse(""),
+    let disk = keelson_kustomize::RealFs::new(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let ignore = match disk.read(&dir.join(".helmignore")) {
+        Ok(t) => Ignore::parse(&String::from_utf8_lossy(&t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ignore::parse(""),
+        Err(source) => {
+            return Err(LoadError::Io {
+                path: dir.join(".helmignore"),
+                source,
+            });
+        }
     };
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    walk(dir, "", &ignore, &mut files)?;
+    walk(&disk, dir, "", &ignore, &mut files)?;
     Ok(files)
 }
 
 fn walk(
+    disk: &keelson_kustomize::RealFs,
     dir: &Path,
     rel: &str,
     ignore: &Ignore,
     out: &mut Vec<(String, Vec<u8>)>,
 ) -> Result<(), LoadError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+    // The confined listing: sorted by name, refused if the directory really lies outside.
+    let entries = disk.read_dir(dir).map_err(|source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
+    for path in entries {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let r = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let path = e.path();
         let is_dir = path.is_dir();
         if ignore.ignored(&r, is_dir) {
             continue;
         }
         if is_dir {
-            walk(&path, &r, ignore, out)?;
+            walk(disk, &path, &r, ignore, out)?;
         } else {
-            out.push((r, read(&path)?));
+            let data = disk.read(&path).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            out.push((r, data));
         }
     }
     Ok(())

@@ -323,12 +323,15 @@ pub fn files_method(
 ) -> Result<Value, String> {
     let a0 = args.first().map(strval).unwrap_or_default();
     match name {
-        "Get" => Ok(Value::str(
-            files
-                .get(&a0)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default(),
-        )),
+        // a Go string holds any bytes; a file that is not UTF-8 stays bytes here (b64enc,
+        // sha256sum read them as they are)
+        "Get" => Ok(match files.get(&a0) {
+            Some(b) => match std::str::from_utf8(b) {
+                Ok(s) => Value::str(s),
+                Err(_) => Value::Bytes(b.clone()),
+            },
+            None => Value::str(""),
+        }),
         "GetBytes" => Ok(Value::Bytes(
             files
                 .get(&a0)
@@ -356,9 +359,7 @@ pub fn files_method(
             if m.is_empty() {
                 return Ok(Value::str("{}"));
             }
-            Ok(Value::str(
-                crate::yaml::to_yaml(&Value::map(m)).trim_end_matches('\n'),
-            ))
+            Ok(Value::str(to_yaml_str(&Value::map(m))))
         }
         "Lines" => {
             let Some(b) = files.get(&a0).filter(|b| !b.is_empty()) else {
@@ -384,8 +385,10 @@ pub fn funcs() -> &'static Funcs {
     FUNCS.get_or_init(build)
 }
 
+/// Helm's `toYAML`: `yaml.Marshal` with one trailing newline removed (`strings.TrimSuffix`).
 fn to_yaml_str(v: &Value) -> String {
-    crate::yaml::to_yaml(v).trim_end_matches('\n').to_string()
+    let y = crate::yaml::to_yaml(v);
+    y.strip_suffix('\n').unwrap_or(&y).to_string()
 }
 
 fn cmp_basic(name: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, FuncError> {
@@ -473,7 +476,85 @@ fn words(s: &str) -> Vec<String> {
 }
 
 fn regex(p: &str) -> Result<regex::Regex, FuncError> {
-    regex::Regex::new(p).map_err(|e| FuncError::Message(e.to_string()))
+    regex::Regex::new(&go_regex(p)).map_err(|e| FuncError::Message(e.to_string()))
+}
+
+/// Rewrites the character classes of a Go (RE2) pattern where the `regex` crate reads them
+/// differently: a `-` next to a class escape (`[\w-\.]`) is a literal in Go and an error
+/// here; a `[` that opens no `[:name:]` is a literal in Go and a nested class here; `&&`, `--`,
+/// `~~` are set operations here and literals in Go.
+fn go_regex(p: &str) -> String {
+    let c: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut i = 0;
+    while i < c.len() {
+        match c[i] {
+            '\\' => {
+                out.push(c[i]);
+                if let Some(n) = c.get(i + 1) {
+                    out.push(*n);
+                }
+                i += 2;
+            }
+            '[' => {
+                out.push('[');
+                i += 1;
+                if c.get(i) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if c.get(i) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+                let mut prev_escape_class = false;
+                while i < c.len() && c[i] != ']' {
+                    match c[i] {
+                        '\\' if i + 1 < c.len() => {
+                            out.push('\\');
+                            out.push(c[i + 1]);
+                            prev_escape_class = "wWdDsSpP".contains(c[i + 1]);
+                            i += 2;
+                            continue;
+                        }
+                        '[' if c.get(i + 1) == Some(&':') => {
+                            let end = (i + 2..c.len().saturating_sub(1))
+                                .find(|&j| c[j] == ':' && c[j + 1] == ']');
+                            match end {
+                                Some(e) => {
+                                    out.extend(&c[i..e + 2]);
+                                    i = e + 2;
+                                    prev_escape_class = true;
+                                    continue;
+                                }
+                                None => out.push_str("\\["),
+                            }
+                        }
+                        '[' => out.push_str("\\["),
+                        '-' if prev_escape_class || matches!(c.get(i + 1), Some(']' | '-')) => {
+                            out.push_str("\\-")
+                        }
+                        '&' | '~' if c.get(i + 1) == Some(&c[i]) => {
+                            out.push('\\');
+                            out.push(c[i]);
+                        }
+                        ch => out.push(ch),
+                    }
+                    prev_escape_class = false;
+                    i += 1;
+                }
+                if i < c.len() {
+                    out.push(']');
+                    i += 1;
+                }
+            }
+            ch => {
+                out.push(ch);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn sha1_hex(data: &[u8]) -> String {
@@ -1313,9 +1394,12 @@ fn build() -> Funcs {
     });
     // --- encoding and hashing
     f.insert("b64enc", |_, a| {
-        Ok(Value::str(
-            base64::engine::general_purpose::STANDARD.encode(s_arg(&a, 0)),
-        ))
+        // a Go string holds bytes: `.Files.Get` of a binary file is encoded as it is
+        let enc = match arg(&a, 0) {
+            Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(&b),
+            _ => base64::engine::general_purpose::STANDARD.encode(s_arg(&a, 0)),
+        };
+        Ok(Value::str(enc))
     });
     f.insert("b64dec", |_, a| {
         Ok(Value::str(
@@ -1834,4 +1918,22 @@ fn now_rfc3339() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_character_classes_compile_as_in_go() {
+        // redis-ha's masterGroupName: a `-` after `\w` is a literal in RE2
+        let re = regex(r"^[\w-\.]+$").unwrap();
+        assert!(re.is_match("my-group.1") && !re.is_match("a b"));
+        // `[` inside a class is a literal; `[:alpha:]` stays a class
+        assert!(regex(r"^[[a]+$").unwrap().is_match("[a["));
+        assert!(regex(r"^[[:alpha:]-]+$").unwrap().is_match("ab-c"));
+        assert!(regex(r"^[a&&b]+$").unwrap().is_match("&a"));
+        assert!(regex(r"^[a-z]+$").unwrap().is_match("abc"));
+    }
 }

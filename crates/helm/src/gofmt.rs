@@ -161,6 +161,9 @@ pub fn format_float_f(f: f64, prec: Option<usize>) -> String {
 
 /// How `encoding/json` writes a float64.
 pub fn format_float_json(f: f64) -> String {
+    if f == 0.0 && f.is_sign_negative() {
+        return "-0".into(); // encoding/json keeps the sign of zero
+    }
     let a = f.abs();
     if a != 0.0 && !(1e-6..1e21).contains(&a) {
         let s = format_float_e(f, None, false);

@@ -47,3 +47,4 @@ pub mod value;
 pub mod values;
 pub mod valuesfrom;
 pub mod yaml;
+pub mod yaml_emit;

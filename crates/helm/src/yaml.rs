@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use crate::gofmt::{format_float_g, format_float_json};
 use crate::value::{Map, Value};
 
 /// A YAML document that could not be read.
@@ -25,67 +24,73 @@ pub struct YamlError {
     pub message: String,
 }
 
-enum Frame {
-    Seq(Vec<Value>, usize),
-    Map(Map, Option<Value>, usize, Vec<Value>),
+/// What a plain scalar resolves to in `yaml.v2` (`resolve("", s)`).
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    /// A string (`!!str`).
+    Str,
+    /// A timestamp: decoded into `interface{}` it stays a string, but it is quoted when written.
+    Timestamp,
+    /// Any other tag: null, bool, int, float (an unsigned int past `int64` is a float here).
+    Other(Value),
 }
 
-/// Resolves a plain scalar as `yaml.v2` does.
-pub fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Nil,
+/// `yaml.v2`'s `resolve("", s)`: the `resolveTable` hint of the first byte decides what is
+/// tried — `M` (`yYnNtTfFoO~`) only the fixed words, `.` the words and `ParseFloat`, a digit or
+/// sign the words, a timestamp, `ParseInt(s without _, 0)`, `ParseUint`, then a float matching
+/// `yamlStyleFloat`. Anything else is a string.
+pub fn resolve(s: &str) -> Resolved {
+    use crate::template::number::{go_parse_float, go_parse_int0, go_parse_uint0};
+    let word = match s {
+        "" | "~" | "null" | "Null" | "NULL" => Some(Value::Nil),
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Value::Bool(true);
+            Some(Value::Bool(true))
         }
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Value::Bool(false);
+            Some(Value::Bool(false))
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY);
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
-        _ => {}
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Some(Value::Float(f64::INFINITY)),
+        "-.inf" | "-.Inf" | "-.INF" => Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => Some(Value::Float(f64::NAN)),
+        _ => None,
+    };
+    if let Some(v) = word {
+        return Resolved::Other(v);
     }
-    let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        let plain = s.replace('_', "");
-        if let Some(i) = parse_go_int(&plain) {
-            return Value::Int(i);
+    match s.as_bytes()[0] {
+        b'.' => match go_parse_float(s) {
+            Some(f) => Resolved::Other(Value::Float(f)),
+            None => Resolved::Str,
+        },
+        b'+' | b'-' | b'0'..=b'9' => {
+            if looks_like_timestamp(s) {
+                return Resolved::Timestamp;
+            }
+            let plain = s.replace('_', "");
+            if let Some(i) = go_parse_int0(&plain) {
+                return Resolved::Other(Value::Int(i));
+            }
+            if let Some(u) = go_parse_uint0(&plain) {
+                return Resolved::Other(Value::Float(u as f64));
+            }
+            if is_yaml_float(&plain)
+                && let Some(f) = go_parse_float(&plain)
+            {
+                return Resolved::Other(Value::Float(f));
+            }
+            Resolved::Str
         }
-        if is_yaml_float(&plain)
-            && let Ok(f) = plain.parse::<f64>()
-        {
-            return Value::Float(f);
-        }
+        _ => Resolved::Str,
     }
-    Value::str(s)
 }
 
-/// `strconv.ParseInt(s, 0, 64)`.
-fn parse_go_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if body.is_empty() {
-        return None;
+/// Resolves a plain scalar as `yaml.v2` decodes it into `interface{}` (a timestamp stays a
+/// string).
+pub fn resolve_plain(s: &str) -> Value {
+    match resolve(s) {
+        Resolved::Other(v) => v,
+        Resolved::Str | Resolved::Timestamp => Value::str(s),
     }
-    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        i64::from_str_radix(h, 16).ok()?
-    } else if let Some(b) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        i64::from_str_radix(b, 2).ok()?
-    } else if let Some(o) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        i64::from_str_radix(o, 8).ok()?
-    } else if body.len() > 1 && body.starts_with('0') {
-        i64::from_str_radix(&body[1..], 8).ok()?
-    } else {
-        if !body.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        body.parse::<i64>().ok()?
-    };
-    Some(if neg { -v } else { v })
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
@@ -128,13 +133,18 @@ fn is_yaml_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// A map key as `sigs.k8s.io/yaml` turns it into a JSON key: ints in decimal, floats with
+/// `FormatFloat(f, 'g', -1, 32)` (`.inf`, `-.inf`, `.nan` for the specials), bools as words; a
+/// null (or uint64) key is refused.
 fn key_string(k: &Value) -> Result<String, String> {
     Ok(match k {
         Value::Str(s) => s.to_string(),
-        Value::Nil => "null".into(),
+        Value::Nil => {
+            return Err("unsupported map key of type: %!s(<nil>), key: <nil>".into());
+        }
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Float(f) => format_float_g(*f, None),
+        Value::Float(f) => format_float32_g(*f),
         other => {
             return Err(format!(
                 "map key of type {} is not supported",
@@ -142,6 +152,47 @@ fn key_string(k: &Value) -> Result<String, String> {
             ));
         }
     })
+}
+
+/// `strconv.FormatFloat(f, 'g', -1, 32)` with yaml's names for the specials.
+fn format_float32_g(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf" } else { "-.inf" }.into();
+    }
+    // the shortest digits that read back as this float32
+    let e = format!("{:e}", f as f32);
+    let (neg, e) = match e.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, e.as_str()),
+    };
+    let (mant, exp) = e.split_once('e').unwrap_or((e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let sign = if neg { "-" } else { "" };
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let es = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{frac}e{es}{:02}", exp.abs());
+    }
+    let dp = exp + 1;
+    let out = if dp <= 0 {
+        format!("0.{}{digits}", "0".repeat((-dp) as usize))
+    } else if (dp as usize) >= digits.len() {
+        format!("{digits}{}", "0".repeat(dp as usize - digits.len()))
+    } else {
+        format!("{}.{}", &digits[..dp as usize], &digits[dp as usize..])
+    };
+    format!("{sign}{out}")
 }
 
 /// Converts every number to `float64`, as decoding the JSON form into `interface{}` does.
@@ -241,11 +292,104 @@ fn reindent_flow(src: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// go-yaml's bound on alias expansion (`allowedAliasRatio` in decode.go, the same in v2 and
+/// v3): once more than 1000 nodes were decoded and more than 100 came from aliases, at most
+/// 99 % of them may come from aliases up to 400 000 nodes, falling linearly to 10 % at
+/// 4 000 000.
+fn allowed_alias_ratio(decoded: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
+/// Counts nodes as go-yaml's decoder does: every node of the text is one (mapping keys too), an
+/// alias one plus every node it expands to. go-yaml checks after each node; during an alias'
+/// expansion the alias share only grows and the allowed share only shrinks, so one check with
+/// the whole expansion refuses the same documents — before anything is copied.
+#[derive(Default)]
+struct AliasBudget {
+    decoded: u64,
+    from_aliases: u64,
+}
+
+impl AliasBudget {
+    fn node(&mut self) {
+        self.decoded = self.decoded.saturating_add(1);
+    }
+
+    fn alias(&mut self, expands_to: u64) -> Result<(), String> {
+        self.decoded = self.decoded.saturating_add(1).saturating_add(expands_to);
+        self.from_aliases = self.from_aliases.saturating_add(expands_to);
+        if self.from_aliases > 100
+            && self.decoded > 1000
+            && self.from_aliases as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+        {
+            return Err(format!(
+                "{} of {} nodes would come from aliases (at most {:.0} % allowed, as go-yaml)",
+                self.from_aliases,
+                self.decoded,
+                100.0 * allowed_alias_ratio(self.decoded)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A collection being built: its items, its anchor, and how many nodes it stands for.
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        nodes: u64,
+    },
+    Map {
+        map: Map,
+        /// The key read, waiting for its value; `true` for a merge key (a plain `<<`).
+        key: Option<(Value, bool)>,
+        anchor: usize,
+        nodes: u64,
+    },
+}
+
+/// Applies a merge key's value as yaml.v2 does: at its place among the keys (later keys, and
+/// the merge itself over earlier ones, win); in a sequence of maps the earlier maps win.
+fn apply_merge(m: &mut Map, merge: &Value) -> Result<(), String> {
+    let want = "map merge requires map or sequence of maps as the value";
+    match merge {
+        Value::Map(src) => {
+            for (k, v) in src.borrow().iter() {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        Value::List(l) => {
+            for item in l.iter().rev() {
+                let Value::Map(src) = item else {
+                    return Err(want.into());
+                };
+                for (k, v) in src.borrow().iter() {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        _ => return Err(want.into()),
+    }
+    Ok(())
+}
+
 fn parse_all_strict(src: &str) -> Result<Vec<Value>, YamlError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    // anchor id -> (value, nodes it expands to)
+    let mut anchors: HashMap<usize, (Value, u64)> = HashMap::new();
     let mut doc: Option<Value> = None;
+    let mut budget = AliasBudget::default();
+    let mut doc_no = 0usize;
     let mut parser = Parser::new_from_str(src);
     for item in parser.by_ref() {
         let (ev, span) = item.map_err(|e| YamlError {
@@ -259,11 +403,14 @@ fn parse_all_strict(src: &str) -> Result<Vec<Value>, YamlError> {
             col: last_pos.1,
             message: m,
         };
-        let value = match ev {
+        let mut uint_key = false;
+        let (value, nodes, plain_merge_key) = match ev {
             Event::StreamStart | Event::Nothing => continue,
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
                 doc = None;
+                doc_no += 1;
+                budget = AliasBudget::default();
                 continue;
             }
             Event::DocumentEnd => {
@@ -272,84 +419,137 @@ fn parse_all_strict(src: &str) -> Result<Vec<Value>, YamlError> {
                 continue;
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(v) => v.deep_copy(),
+                Some((v, n)) => {
+                    budget.alias(*n).map_err(|m| {
+                        err(format!(
+                            "YAML alias expansion exceeds the limit in document {}: {m}",
+                            doc_no.max(1)
+                        ))
+                    })?;
+                    (v.deep_copy(), 1 + *n, false)
+                }
                 None => return Err(err("unknown anchor".into())),
             },
             Event::Scalar(text, style, anchor, tag) => {
-                let v = match (&tag, style) {
-                    (Some(t), _) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
+                budget.node();
+                let plain = style == ScalarStyle::Plain;
+                let v = match &tag {
+                    Some(t) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
                         match t.suffix.as_str() {
-                            "str" | "binary" => Value::str(&*text),
-                            "int" | "float" | "bool" | "null" => resolve_plain(&text),
-                            _ => resolve_plain(&text),
+                            "str" => Value::str(&*text),
+                            "binary" => {
+                                use base64::Engine as _;
+                                let clean: String =
+                                    text.chars().filter(|c| !c.is_whitespace()).collect();
+                                match base64::engine::general_purpose::STANDARD.decode(clean) {
+                                    Ok(b) => Value::str(String::from_utf8_lossy(&b)),
+                                    Err(_) => {
+                                        return Err(err(
+                                            "!!binary value contains invalid base64 data".into(),
+                                        ));
+                                    }
+                                }
+                            }
+                            "int" | "float" | "bool" | "null" | "timestamp" => resolve_plain(&text),
+                            _ => Value::str(&*text),
                         }
                     }
-                    (Some(_), ScalarStyle::Plain) => resolve_plain(&text),
-                    (_, ScalarStyle::Plain) => resolve_plain(&text),
-                    _ => Value::str(&*text),
+                    // a local tag (`!foo`) keeps the text; `!` alone too
+                    Some(_) => Value::str(&*text),
+                    None if plain => resolve_plain(&text),
+                    None => Value::str(&*text),
                 };
-                if anchor > 0 {
-                    anchors.insert(anchor, v.clone());
+                if plain && tag.is_none() && matches!(v, Value::Float(_)) {
+                    let digits = text.replace('_', "");
+                    uint_key = crate::template::number::go_parse_int0(&digits).is_none()
+                        && crate::template::number::go_parse_uint0(&digits).is_some();
                 }
-                v
+                let merge = plain
+                    && &*text == "<<"
+                    && tag
+                        .as_ref()
+                        .is_none_or(|t| t.suffix == "merge" || t.suffix.is_empty());
+                if anchor > 0 {
+                    anchors.insert(anchor, (v.clone(), 1));
+                }
+                (v, 1, merge)
             }
             Event::SequenceStart(anchor, _) => {
-                stack.push(Frame::Seq(Vec::new(), anchor));
+                budget.node();
+                stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    anchor,
+                    nodes: 1,
+                });
                 continue;
             }
             Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map(Map::new(), None, anchor, Vec::new()));
+                budget.node();
+                stack.push(Frame::Map {
+                    map: Map::new(),
+                    key: None,
+                    anchor,
+                    nodes: 1,
+                });
                 continue;
             }
             Event::SequenceEnd => {
-                let Some(Frame::Seq(items, anchor)) = stack.pop() else {
+                let Some(Frame::Seq {
+                    items,
+                    anchor,
+                    nodes,
+                }) = stack.pop()
+                else {
                     return Err(err("unbalanced sequence".into()));
                 };
                 let v = Value::list(items);
                 if anchor > 0 {
-                    anchors.insert(anchor, v.clone());
+                    anchors.insert(anchor, (v.clone(), nodes));
                 }
-                v
+                (v, nodes, false)
             }
             Event::MappingEnd => {
-                let Some(Frame::Map(mut m, _, anchor, merges)) = stack.pop() else {
+                let Some(Frame::Map {
+                    map, anchor, nodes, ..
+                }) = stack.pop()
+                else {
                     return Err(err("unbalanced mapping".into()));
                 };
-                for merge in merges {
-                    let sources = match &merge {
-                        Value::List(l) => l.iter().cloned().collect(),
-                        other => vec![other.clone()],
-                    };
-                    for src in sources {
-                        if let Some(sm) = src.as_map() {
-                            for (k, v) in sm.iter() {
-                                m.entry(k.clone()).or_insert_with(|| v.clone());
-                            }
-                        }
-                    }
-                }
-                let v = Value::map(m);
+                let v = Value::map(map);
                 if anchor > 0 {
-                    anchors.insert(anchor, v.clone());
+                    anchors.insert(anchor, (v.clone(), nodes));
                 }
-                v
+                (v, nodes, false)
             }
         };
         // attach the value to its parent
         match stack.last_mut() {
             None => doc = Some(value),
-            Some(Frame::Seq(items, _)) => items.push(value),
-            Some(Frame::Map(m, key, _, merges)) => match key.take() {
-                None => *key = Some(value),
-                Some(k) => {
-                    if matches!(&k, Value::Str(s) if &**s == "<<") {
-                        merges.push(value);
-                    } else {
+            Some(Frame::Seq {
+                items, nodes: n, ..
+            }) => {
+                *n = n.saturating_add(nodes);
+                items.push(value);
+            }
+            Some(Frame::Map {
+                map, key, nodes: n, ..
+            }) => {
+                *n = n.saturating_add(nodes);
+                match key.take() {
+                    None if uint_key => {
+                        return Err(err("unsupported map key of type: uint64".into()));
+                    }
+                    None => *key = Some((value, plain_merge_key)),
+                    Some((_, true)) => apply_merge(map, &value).map_err(err)?,
+                    Some((k, false)) => {
+                        if matches!(k, Value::Map(_) | Value::List(_)) {
+                            return Err(err(format!("invalid map key: {}", k.type_name())));
+                        }
                         let ks = key_string(&k).map_err(err)?;
-                        m.insert(ks, value);
+                        map.insert(ks, value);
                     }
                 }
-            },
+            }
         }
     }
     if let Some(d) = doc {
@@ -359,126 +559,58 @@ fn parse_all_strict(src: &str) -> Result<Vec<Value>, YamlError> {
 }
 
 /// Parses a single-document YAML text (an empty text is `nil`).
+///
+/// Helm reads such texts (values, `Chart.yaml`, `fromYaml`) through `sigs.k8s.io/yaml`, which
+/// converts them to JSON: a NaN or infinity (`.inf`) cannot be, and the text is refused.
 pub fn parse(src: &str) -> Result<Value, YamlError> {
-    Ok(parse_all(src)?.into_iter().next().unwrap_or(Value::Nil))
+    let v = parse_all(src)?.into_iter().next().unwrap_or(Value::Nil);
+    if let Some(f) = first_non_finite(&v) {
+        let word = if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        };
+        let (line, col) = non_finite_position(src);
+        return Err(YamlError {
+            line,
+            col,
+            message: format!("error converting YAML to JSON: json: unsupported value: {word}"),
+        });
+    }
+    Ok(v)
+}
+
+fn first_non_finite(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(f) if !f.is_finite() => Some(*f),
+        Value::List(l) => l.iter().find_map(first_non_finite),
+        Value::Map(m) => m.borrow().values().find_map(first_non_finite),
+        _ => None,
+    }
+}
+
+/// Where the first `.inf`/`.nan` word stands (1-based), for the error.
+fn non_finite_position(src: &str) -> (usize, usize) {
+    let words = [".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"];
+    for (n, line) in src.lines().enumerate() {
+        if let Some(col) = words.iter().filter_map(|w| line.find(w)).min() {
+            let col = if col > 0 && matches!(line.as_bytes()[col - 1], b'+' | b'-') {
+                col - 1
+            } else {
+                col
+            };
+            return (n + 1, col + 1);
+        }
+    }
+    (1, 1)
 }
 
 /// Writes `v` as `yaml.v2`'s `Marshal` of its JSON form does (what Helm's `toYaml` produces),
-/// with a trailing newline.
+/// with a trailing newline; "" when the JSON encoding fails (NaN, infinities), as in Helm.
 pub fn to_yaml(v: &Value) -> String {
-    let mut out = String::new();
-    match v {
-        Value::Map(m) if !m.borrow().is_empty() => emit_map(&mut out, &m.borrow(), 0),
-        Value::List(l) if !l.is_empty() => emit_seq(&mut out, l, 0),
-        other => {
-            emit_scalar_inline(&mut out, other, 0);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn emit_map(out: &mut String, m: &Map, indent: usize) {
-    for (k, v) in m {
-        out.push_str(&" ".repeat(indent));
-        emit_string(out, k, indent, true);
-        out.push(':');
-        emit_value_after_key(out, v, indent);
-    }
-}
-
-fn emit_value_after_key(out: &mut String, v: &Value, indent: usize) {
-    match v {
-        Value::Map(m) if !m.borrow().is_empty() => {
-            out.push('\n');
-            emit_map(out, &m.borrow(), indent + 2);
-        }
-        Value::List(l) if !l.is_empty() => {
-            out.push('\n');
-            emit_seq(out, l, indent);
-        }
-        other => {
-            out.push(' ');
-            emit_scalar_inline(out, other, indent + 2);
-            out.push('\n');
-        }
-    }
-}
-
-fn emit_seq(out: &mut String, l: &[Value], indent: usize) {
-    for v in l {
-        out.push_str(&" ".repeat(indent));
-        out.push('-');
-        match v {
-            Value::Map(m) if !m.borrow().is_empty() => {
-                out.push(' ');
-                let mut first = true;
-                for (k, x) in m.borrow().iter() {
-                    if !first {
-                        out.push_str(&" ".repeat(indent + 2));
-                    }
-                    first = false;
-                    emit_string(out, k, indent + 2, true);
-                    out.push(':');
-                    emit_value_after_key(out, x, indent + 2);
-                }
-            }
-            Value::List(inner) if !inner.is_empty() => {
-                out.push(' ');
-                let mut s = String::new();
-                emit_seq(&mut s, inner, indent + 2);
-                out.push_str(s.trim_start());
-            }
-            other => {
-                out.push(' ');
-                emit_scalar_inline(out, other, indent + 2);
-                out.push('\n');
-            }
-        }
-    }
-}
-
-fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize) {
-    match v {
-        Value::Nil => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) => out.push_str(&yaml_float(*f)),
-        Value::Str(s) => emit_string(out, s, indent, false),
-        Value::Bytes(b) => {
-            use base64::Engine as _;
-            let s = base64::engine::general_purpose::STANDARD.encode(b);
-            emit_string(out, &s, indent, false);
-        }
-        Value::Map(_) => out.push_str("{}"),
-        Value::List(_) => out.push_str("[]"),
-        Value::Object(_) => {
-            let j = crate::json::to_json(v, false);
-            match crate::json::parse(&j) {
-                Ok(x) if !matches!(x, Value::Object(_)) => emit_scalar_inline(out, &x, indent),
-                _ => out.push_str("{}"),
-            }
-        }
-    }
-}
-
-/// How a float64 comes out of the JSON → YAML round trip.
-fn yaml_float(f: f64) -> String {
-    if f.is_nan() {
-        return ".nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        };
-    }
-    let j = format_float_json(f);
-    if parse_go_int(&j).is_some() {
-        return j;
-    }
-    format_float_g(f, None)
+    crate::yaml_emit::to_yaml(v).unwrap_or_default()
 }
 
 /// yaml.v2's `parseTimestamp`: a plain scalar that would read back as a timestamp (and is
@@ -573,120 +705,6 @@ pub fn looks_like_timestamp(s: &str) -> bool {
     }
 }
 
-fn plain_safe(s: &str) -> bool {
-    if s.is_empty() || s != s.trim() {
-        return false;
-    }
-    if !matches!(resolve_plain(s), Value::Str(_)) || looks_like_timestamp(s) {
-        return false;
-    }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        let second = s[first.len_utf8()..].chars().next();
-        let dash_ok = first == '-' && second.is_some_and(|c| c != ' ') && !s.starts_with("---");
-        if !dash_ok {
-            return false;
-        }
-    }
-    if s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.starts_with("---")
-        || s.starts_with("...")
-    {
-        return false;
-    }
-    if s.chars().any(|c| {
-        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
-    }) {
-        return false;
-    }
-    // base-60 floats of YAML 1.1 (`1:20`) are quoted by yaml.v2
-    if s.contains(':')
-        && s.chars()
-            .all(|c| c.is_ascii_digit() || c == ':' || c == '.' || c == '_' || c == '-' || c == '+')
-    {
-        return false;
-    }
-    true
-}
-
-fn emit_string(out: &mut String, s: &str, indent: usize, is_key: bool) {
-    if plain_safe(s) {
-        out.push_str(s);
-        return;
-    }
-    let resolves_other =
-        !s.is_empty() && (!matches!(resolve_plain(s), Value::Str(_)) || looks_like_timestamp(s));
-    if !is_key && s.contains('\n') && literal_ok(s) {
-        let chomp = if !s.ends_with('\n') {
-            "-"
-        } else if s.ends_with("\n\n") {
-            "+"
-        } else {
-            ""
-        };
-        out.push('|');
-        out.push_str(chomp);
-        let pad = " ".repeat(indent.max(2));
-        let body = s.strip_suffix('\n').unwrap_or(s);
-        for line in body.split('\n') {
-            out.push('\n');
-            if !line.is_empty() {
-                out.push_str(&pad);
-                out.push_str(line);
-            }
-        }
-        return;
-    }
-    let printable = !s.chars().any(|c| c.is_control() || c == '\u{feff}');
-    if printable && !resolves_other && !s.is_empty() {
-        out.push('\'');
-        out.push_str(&s.replace('\'', "''"));
-        out.push('\'');
-        return;
-    }
-    out.push_str(&double_quoted(s));
-}
-
-fn literal_ok(s: &str) -> bool {
-    if s.starts_with(' ') || s.starts_with('\n') {
-        return false;
-    }
-    if s.chars()
-        .any(|c| (c.is_control() && c != '\n') || c == '\u{feff}')
-    {
-        return false;
-    }
-    // trailing spaces before a line break are not allowed in block scalars by yaml.v2
-    !s.split('\n').any(|l| l.ends_with(' '))
-}
-
-fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() || c == '\u{feff}' => {
-                let n = c as u32;
-                if n <= 0xff {
-                    out.push_str(&format!("\\x{n:02X}"));
-                } else {
-                    out.push_str(&format!("\\u{n:04X}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -727,5 +745,76 @@ mod tests {
         let d = m.get("derived").unwrap().as_map().unwrap().clone();
         assert!(matches!(d.get("x"), Some(Value::Int(1))));
         assert!(matches!(d.get("w"), Some(Value::Int(3))));
+    }
+
+    /// The classic billion laughs: nine levels of nine aliases, 9^9 strings from ~600 bytes.
+    const LAUGHS: &str =
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+";
+
+    #[test]
+    fn billion_laughs_is_refused_quickly_with_a_location() {
+        let started = std::time::Instant::now();
+        let e = parse(LAUGHS).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("YAML alias expansion exceeds the limit in document 1"),
+            "{msg}"
+        );
+        // go-yaml refuses within the fourth level (line 4): 100+ alias nodes, > 1000 decoded
+        // is not yet reached before; the first alias past the bound is reported
+        assert!(e.line >= 3 && e.line <= 5, "{msg}");
+        assert!(e.col > 1, "{msg}");
+    }
+
+    #[test]
+    fn moderate_aliasing_is_accepted() {
+        // three levels: 729 strings, within go-yaml's bound (fewer than 1000 nodes decoded)
+        let src: String = LAUGHS.lines().take(3).collect::<Vec<_>>().join("\n");
+        let v = parse(&src).unwrap();
+        assert_eq!(v.as_map().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn merge_keys_apply_at_their_place_as_yaml_v2() {
+        // a merge after a key overrides it; a quoted "<<" is an ordinary key
+        let v = parse("base: &b {x: 1}\nm:\n  x: 0\n  <<: *b\nq:\n  \"<<\": *b\n").unwrap();
+        let m = v.as_map().unwrap();
+        let mm = m.get("m").unwrap().as_map().unwrap().clone();
+        assert!(matches!(mm.get("x"), Some(Value::Int(1))));
+        assert!(m.get("q").unwrap().as_map().unwrap().contains_key("<<"));
+        // in a sequence of maps the earlier map wins
+        let v = parse("a: &a {x: 1}\nb: &b {x: 2, z: 2}\nc:\n  <<: [*a, *b]\n").unwrap();
+        let c = v
+            .as_map()
+            .unwrap()
+            .get("c")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .clone();
+        assert!(matches!(c.get("x"), Some(Value::Int(1))));
+        assert!(matches!(c.get("z"), Some(Value::Int(2))));
+    }
+
+    #[test]
+    fn resolves_yaml_1_1_scalars() {
+        assert!(matches!(resolve_plain("0-0"), Value::Str(_)));
+        assert!(matches!(resolve_plain("08"), Value::Float(f) if f == 8.0));
+        assert!(matches!(resolve_plain("0o14"), Value::Int(12)));
+        assert!(matches!(resolve_plain(".5_0"), Value::Float(f) if f == 0.5));
+        assert!(matches!(resolve_plain("1e400"), Value::Str(_)));
+        assert!(matches!(resolve_plain("2001-12-14"), Value::Str(_)));
+        assert!(parse("v: .inf").is_err());
+        assert!(parse("null: 1").is_err());
     }
 }

@@ -1,75 +1,46 @@
-//! Differential test: every chart of the shared corpus, with default values and each value set in
-//! `<chart>-values/`, rendered by the real `helm template` and by keelson at a fixed Kubernetes
-//! version; the outputs are parsed and compared as objects (in order). Fields that are random by
-//! design (SOURCES.md: `randAlphaNum` passwords, generated certificates, test-hook names) and the
-//! checksums derived from them are masked on both sides.
+//! Differential test: every chart of the shared corpus (`charts/MANIFEST.tsv`, with the
+//! dependencies vendored there), with default values, each value set in `<chart>-values/`, and
+//! the inline values of every HelmRelease in `corpus/flux-repos` whose chart is in the corpus,
+//! rendered by the real `helm template` and by keelson at a fixed Kubernetes version and the
+//! same extra API versions; the outputs are parsed and compared as objects (in order). Fields
+//! that are random by design (SOURCES.md: `randAlphaNum` passwords, generated certificates,
+//! test-hook names) and the checksums derived from them are masked on both sides.
 //!
-//! The corpus copies of kube-prometheus-stack and loki lack the dependencies MANIFEST.tsv says
-//! were vendored (only kube-prometheus-stack's in-tree `charts/crds`), so both helm and keelson
-//! would refuse them. The test completes them in a temporary copy, as `helm dependency build`
-//! would, with charts packaged by the real `helm package`: kube-state-metrics,
-//! prometheus-node-exporter and grafana from the corpus itself (the same versions and commits),
-//! and prometheus-windows-exporter 0.12.8, minio 5.4.0 and rollout-operator 0.51.1 (the
-//! versions and commits MANIFEST.tsv names) from `tests/fixtures/vendored/`, packaged once by
-//! helm from those upstream commits. Both renderers then read the same `.tgz` subcharts.
+//! HelmReleases that read `valuesFrom` are skipped (their Secrets/ConfigMaps live in the
+//! cluster); Flux substitution variables (`${VAR}`, from cluster Secrets) become fixed
+//! placeholders, `${VAR:=default}` its default.
 //!
 //! Cases listed in `tests/helm_known_failures.txt` (with a reason) may fail; every other case
 //! must pass, and a listed case that passes fails the test so the list stays honest.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+mod corpus;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use corpus::Case;
 use keelson_helm::render::{RenderOptions, render};
 use keelson_helm::value::Map;
 use serde_json::Value as J;
 
 const KUBE_VERSION: &str = "1.33.0";
 const NAMESPACE: &str = "corpus";
+/// API versions templates gate on (ServiceMonitor, PodMonitor, VPA, Argo Rollouts, Gateway API,
+/// cert-manager), passed to both renderers.
+const API_VERSIONS: &[&str] = &[
+    "monitoring.coreos.com/v1",
+    "autoscaling.k8s.io/v1",
+    "argoproj.io/v1alpha1",
+    "gateway.networking.k8s.io/v1",
+    "cert-manager.io/v1",
+];
 
-struct Case {
-    chart: String,
-    values: Option<PathBuf>,
-}
-
-impl Case {
-    fn id(&self) -> String {
-        match &self.values {
-            Some(v) => format!(
-                "{}:{}",
-                self.chart,
-                v.file_name().unwrap().to_string_lossy()
-            ),
-            None => format!("{}:default", self.chart),
-        }
-    }
-}
-
-fn cases(charts: &Path) -> Vec<Case> {
-    let manifest = std::fs::read_to_string(charts.join("MANIFEST.tsv")).unwrap();
-    let mut out = Vec::new();
-    for line in manifest.lines().skip(1) {
-        let chart = line.split('\t').next().unwrap().to_string();
-        if chart.is_empty() {
-            continue;
-        }
-        out.push(Case {
-            chart: chart.clone(),
-            values: None,
-        });
-        if let Ok(rd) = std::fs::read_dir(charts.join(format!("{chart}-values"))) {
-            let mut files: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
-            files.sort();
-            for f in files {
-                out.push(Case {
-                    chart: chart.clone(),
-                    values: Some(f),
-                });
-            }
-        }
-    }
-    out
+/// authelia's values.schema.json `$ref`s a URL: offline, helm needs `--skip-schema-validation`.
+fn skip_schema(case: &Case) -> bool {
+    case.chart == "authelia"
 }
 
 /// Parses a multi-document YAML stream into JSON objects (empty documents dropped).
@@ -82,68 +53,17 @@ fn objects(text: &str) -> Result<Vec<J>, String> {
         .collect())
 }
 
-/// Where to render `chart` from: the corpus folder, or a completed copy in `work`.
-fn chart_dir(charts: &Path, chart: &str, work: &Path) -> PathBuf {
-    let deps: &[&str] = match chart {
-        "kube-prometheus-stack" => &[
-            "kube-state-metrics",
-            "prometheus-node-exporter",
-            "grafana",
-            "vendored/prometheus-windows-exporter-0.12.8.tgz",
-        ],
-        "loki" => &[
-            "vendored/minio-5.4.0.tgz",
-            "vendored/rollout-operator-0.51.1.tgz",
-        ],
-        _ => return charts.join(chart),
-    };
-    let dir = work.join(chart);
-    if dir.exists() {
-        return dir;
-    }
-    copy_dir(&charts.join(chart), &dir);
-    let sub = dir.join("charts");
-    std::fs::create_dir_all(&sub).unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    for d in deps {
-        if let Some(f) = d.strip_prefix("vendored/") {
-            std::fs::copy(fixtures.join(d), sub.join(f)).unwrap();
-        } else {
-            let out = Command::new(keelson_testsupport::tool("helm"))
-                .arg("package")
-                .arg(charts.join(d))
-                .arg("-d")
-                .arg(&sub)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "helm package {d}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let (p, t) = (e.path(), to.join(e.file_name()));
-        if p.is_dir() {
-            copy_dir(&p, &t);
-        } else {
-            std::fs::copy(&p, &t).unwrap();
-        }
-    }
-}
-
 fn run_helm(case: &Case, chart_dir: &Path) -> Result<String, String> {
     let helm = keelson_testsupport::tool("helm");
     let mut cmd = Command::new(helm);
-    cmd.arg("template").arg("release").arg(chart_dir);
+    cmd.arg("template").arg(&case.release).arg(chart_dir);
     cmd.args(["--namespace", NAMESPACE, "--kube-version", KUBE_VERSION]);
+    for a in API_VERSIONS {
+        cmd.args(["--api-versions", a]);
+    }
+    if skip_schema(case) {
+        cmd.arg("--skip-schema-validation");
+    }
     if let Some(v) = &case.values {
         cmd.arg("-f").arg(v);
     }
@@ -167,9 +87,11 @@ fn run_ours(case: &Case, chart_dir: &Path) -> Result<String, String> {
         }
     }
     let opts = RenderOptions {
-        release_name: "release".into(),
+        release_name: case.release.clone(),
         namespace: NAMESPACE.into(),
         kube_version: Some(KUBE_VERSION.into()),
+        api_versions: API_VERSIONS.iter().map(|s| s.to_string()).collect(),
+        skip_schema_validation: skip_schema(case),
         ..RenderOptions::default()
     };
     let r = render(chart, &vals, &opts).map_err(|e| e.to_string())?;
@@ -180,7 +102,7 @@ fn is_random_case(case: &Case) -> bool {
     case.values.is_none()
         && matches!(
             case.chart.as_str(),
-            "grafana" | "kube-prometheus-stack" | "redis"
+            "grafana" | "kube-prometheus-stack" | "redis" | "authelia"
         )
 }
 
@@ -219,11 +141,14 @@ fn mask(case: &Case, obj: &mut J) {
         }
     }
     if kind == "Secret" && random {
+        // authelia's defaults generate every secret value (randAlphaNum after a lookup)
+        let all = case.chart == "authelia" && case.values.is_none();
         for key in ["data", "stringData"] {
             if let Some(J::Object(m)) = obj.get_mut(key) {
                 for (k, v) in m.iter_mut() {
                     let lk = k.to_lowercase();
-                    if lk.contains("password")
+                    if all
+                        || lk.contains("password")
                         || lk == "token"
                         || lk.contains("tls.")
                         || lk.contains("ca.")
@@ -243,7 +168,7 @@ fn mask_checksums(v: &mut J) {
     match v {
         J::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if k.starts_with("checksum/") {
+                if k.starts_with("checksum/") || k.contains("/checksum") {
                     *x = J::String("<checksum>".into());
                 } else {
                     mask_checksums(x);
@@ -352,6 +277,11 @@ fn compare(case: &Case, helm: &str, ours: &str) -> Result<(), String> {
     Err(msgs.join("\n    "))
 }
 
+fn short_line(e: &str) -> String {
+    let line = e.lines().next().unwrap_or("");
+    line.chars().take(200).collect()
+}
+
 fn known_failures() -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm_known_failures.txt"),
@@ -368,31 +298,55 @@ fn known_failures() -> BTreeMap<String, String> {
 
 #[test]
 fn corpus_renders_like_helm_template() {
-    let charts = keelson_testsupport::shared_dir().join("corpus/charts");
+    let started = std::time::Instant::now();
+    let corpus_dir = keelson_testsupport::shared_dir().join("corpus");
+    let charts = corpus_dir.join("charts");
     let only = std::env::var("KEELSON_HELM_CASE").ok();
     let known = known_failures();
     let mut passed = Vec::new();
     let mut failed = Vec::new();
-    let all = cases(&charts);
     let work = tempfile::tempdir().unwrap();
-    for case in &all {
-        let id = case.id();
-        if only.as_ref().is_some_and(|o| !id.starts_with(o.as_str())) {
-            continue;
-        }
-        let dir = chart_dir(&charts, &case.chart, work.path());
+    let mut all = corpus::value_set_cases(&charts);
+    let (releases, scan) = corpus::release_cases(&corpus_dir, &charts, work.path());
+    println!(
+        "HelmReleases: {} seen, {} rendered, {} duplicates of another case, {} skipped for valuesFrom, {} for a chart not in the corpus",
+        scan.seen,
+        releases.len(),
+        scan.duplicates,
+        scan.values_from.len(),
+        scan.other_chart.values().sum::<usize>()
+    );
+    for v in &scan.values_from {
+        println!("  valuesFrom (skipped): {v}");
+    }
+    all.extend(releases);
+    all.retain(|c| only.as_ref().is_none_or(|o| c.id.starts_with(o.as_str())));
+    let results = common::par_map(&all, |case| {
+        let dir = charts.join(&case.chart);
         let helm = run_helm(case, &dir);
         let ours = run_ours(case, &dir);
-        let result = match (&helm, &ours) {
+        match (&helm, &ours) {
             (Ok(h), Ok(o)) => compare(case, h, o),
-            (Err(_), Err(_)) => Ok(()), // both refuse (e.g. loki's defaults fail on purpose)
+            // both refuse (e.g. loki's defaults fail on purpose)
+            (Err(e), Err(_)) => Err(format!("both refused: {e}")),
             (Err(e), Ok(_)) => Err(format!("helm failed but we rendered: {e}")),
             (Ok(_), Err(e)) => Err(format!("we failed: {e}")),
-        };
-        match result {
-            Ok(()) => passed.push(id),
-            Err(e) => failed.push((id, e)),
         }
+    });
+    let mut both_refused = Vec::new();
+    for (case, result) in all.iter().zip(results) {
+        match result {
+            Ok(()) => passed.push(case.id.clone()),
+            Err(e) if e.starts_with("both refused: ") => {
+                both_refused.push(format!("{}: {}", case.id, short_line(&e)));
+                passed.push(case.id.clone());
+            }
+            Err(e) => failed.push((case.id.clone(), e)),
+        }
+    }
+    println!("refused by both ({}):", both_refused.len());
+    for b in &both_refused {
+        println!("  {b}");
     }
     let total = passed.len() + failed.len();
     println!("passed ({}):", passed.len());
@@ -404,10 +358,11 @@ fn corpus_renders_like_helm_template() {
         println!("  {id}: {e}");
     }
     println!(
-        "helm template conformance: {}/{} cases object-equal ({:.1}%)",
+        "helm template conformance: {}/{} cases object-equal ({:.1}%) in {:.0?}",
         passed.len(),
         total,
-        100.0 * passed.len() as f64 / total.max(1) as f64
+        100.0 * passed.len() as f64 / total.max(1) as f64,
+        started.elapsed()
     );
     let unexpected: Vec<&String> = failed
         .iter()

@@ -20,7 +20,7 @@ pub struct ParseError {
 }
 
 /// A numeric constant as written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Number {
     /// An integer constant (`int`).
     Int(i64),
@@ -154,7 +154,7 @@ enum Tok {
     Var(Rc<str>),
     Ident(Rc<str>),
     Str(Rc<str>),
-    Num(String),
+    Num(Number),
     Char(i64),
     Pipe,
     LParen,
@@ -327,7 +327,11 @@ impl<'a> Lexer<'a> {
                     i = e;
                     Tok::Char(s)
                 }
-                b'.' if b.get(i + 1).is_some_and(|c| is_alnum(*c)) => {
+                // `.5` is a number, `.x` a field (Go looks at the next byte only)
+                b'.' if b
+                    .get(i + 1)
+                    .is_some_and(|c| is_alnum(*c) && !c.is_ascii_digit()) =>
+                {
                     let e = scan_alnum(b, i + 1);
                     let name = &self.src[i + 1..e];
                     i = e;
@@ -344,13 +348,12 @@ impl<'a> Lexer<'a> {
                     Tok::Var(name.into())
                 }
                 b'+' | b'-' | b'0'..=b'9' | b'.' => {
-                    let e = scan_number(b, i);
-                    if e == i {
-                        return Err(self.err(i, format!("bad character {:?}", c as char)));
-                    }
-                    let s = &self.src[i..e];
-                    i = e;
-                    Tok::Num(s.to_string())
+                    let sc = super::number::scan(self.src, i)
+                        .map_err(|t| self.err(i, format!("bad number syntax: {t:?}")))?;
+                    let text = &self.src[i..sc.end];
+                    let num = super::number::value(text, sc.complex).map_err(|m| self.err(i, m))?;
+                    i = sc.end;
+                    Tok::Num(num)
                 }
                 c if is_alnum(c) => {
                     let e = scan_alnum(b, i);
@@ -443,32 +446,25 @@ impl<'a> Lexer<'a> {
         Err(self.err(start, "unterminated quoted string"))
     }
 
+    /// Go's `lexChar` (to the closing quote, `\\` escaping one character) and then
+    /// `strconv.UnquoteChar` of the text.
     fn char_const(&self, start: usize) -> Result<(i64, usize), ParseError> {
-        let rest = &self.src[start + 1..];
-        let mut it = rest.char_indices();
-        let (v, after) = match it.next() {
-            Some((_, '\\')) => {
-                let Some((o, e)) = it.next() else {
+        let mut it = self.src[start + 1..].char_indices();
+        let end = loop {
+            match it.next() {
+                Some((_, '\\')) => match it.next() {
+                    Some((_, c)) if c != '\n' => {}
+                    _ => return Err(self.err(start, "unterminated character constant")),
+                },
+                None | Some((_, '\n')) => {
                     return Err(self.err(start, "unterminated character constant"));
-                };
-                let v = match e {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    '\\' => '\\',
-                    '\'' => '\'',
-                    '0' => '\0',
-                    _ => e,
-                };
-                (v, o + e.len_utf8())
+                }
+                Some((o, '\'')) => break start + 1 + o + 1,
+                Some(_) => {}
             }
-            Some((o, c)) => (c, o + c.len_utf8()),
-            None => return Err(self.err(start, "unterminated character constant")),
         };
-        if !rest[after..].starts_with('\'') {
-            return Err(self.err(start, "unterminated character constant"));
-        }
-        Ok((v as i64, start + 1 + after + 1))
+        let v = super::number::char_value(&self.src[start..end]).map_err(|m| self.err(start, m))?;
+        Ok((v, end))
     }
 }
 
@@ -481,74 +477,6 @@ fn scan_alnum(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-fn scan_number(b: &[u8], mut i: usize) -> usize {
-    let start = i;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
-    }
-    let mut digits: &[u8] = b"0123456789_";
-    if i + 1 < b.len() && b[i] == b'0' && matches!(b[i + 1], b'x' | b'X') {
-        i += 2;
-        digits = b"0123456789abcdefABCDEF_";
-    } else if i + 1 < b.len() && b[i] == b'0' && matches!(b[i + 1], b'o' | b'O' | b'b' | b'B') {
-        i += 2;
-    }
-    while i < b.len() && digits.contains(&b[i]) {
-        i += 1;
-    }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        while i < b.len() && digits.contains(&b[i]) {
-            i += 1;
-        }
-    }
-    if i < b.len() && matches!(b[i], b'e' | b'E') && digits.len() == 11 {
-        let mut j = i + 1;
-        if j < b.len() && matches!(b[j], b'+' | b'-') {
-            j += 1;
-        }
-        if j < b.len() && b[j].is_ascii_digit() {
-            i = j;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-        }
-    }
-    if i == start + 1 && (b[start] == b'+' || b[start] == b'-') {
-        return start;
-    }
-    i
-}
-
-/// Parses a Go number literal as `text/template` does for constants.
-fn parse_number(s: &str) -> Option<Number> {
-    let clean = s.replace('_', "");
-    let (neg, body) = match clean.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, clean.strip_prefix('+').unwrap_or(&clean)),
-    };
-    let lower = body.to_ascii_lowercase();
-    let int = if let Some(h) = lower.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()
-    } else if let Some(bn) = lower.strip_prefix("0b") {
-        i64::from_str_radix(bn, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|c| c.is_ascii_digit()) {
-        lower.parse::<i64>().ok()
-    } else {
-        None
-    };
-    if let Some(i) = int {
-        return Some(Number::Int(if neg { -i } else { i }));
-    }
-    let f: f64 = lower.parse().ok()?;
-    Some(Number::Float(if neg { -f } else { f }))
 }
 
 /// Parses `src` (the file named `name`) into its templates: the file itself first, then every
@@ -920,10 +848,7 @@ impl Parser<'_> {
                 _ => Arg::Ident(id),
             },
             Tok::Str(s) => Arg::Str(s),
-            Tok::Num(n) => match parse_number(&n) {
-                Some(num) => Arg::Number(num),
-                None => return Err(self.err(tok.pos, format!("bad number syntax: {n:?}"))),
-            },
+            Tok::Num(n) => Arg::Number(n),
             Tok::Char(c) => Arg::Number(Number::Int(c)),
             Tok::LParen => {
                 let p = self.pipe_inner(t, tok.pos, true, true)?;
