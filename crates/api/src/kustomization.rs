@@ -254,9 +254,16 @@ pub struct SubstituteReference {
     pub kind: String,
     /// Name of the object, in the Kustomization's namespace.
     pub name: String,
-    /// Carry on if the object does not exist.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub optional: bool,
+    /// Carry on if the object does not exist (kept as written: `optional: false` stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+impl SubstituteReference {
+    /// Whether a missing object is skipped.
+    pub fn is_optional(&self) -> bool {
+        self.optional.unwrap_or(false)
+    }
 }
 
 /// A patch and the objects it applies to.

@@ -107,6 +107,8 @@ impl Context {
         K::DynamicType: Default,
     {
         let api: kube::Api<K> = kube::Api::namespaced(self.client.clone(), ns);
+        let mut status = serde_json::to_value(status).map_err(kube::Error::SerdeError)?;
+        refresh_condition_generations(&mut status);
         let patch = serde_json::json!({ "status": status });
         let params = kube::api::PatchParams::default();
         api.patch_status(name, &params, &kube::api::Patch::Merge(&patch))
@@ -166,4 +168,58 @@ fn truncate(mut text: String, max: usize) -> String {
         text.truncate(cut);
     }
     text
+}
+
+/// Brings every condition's `observedGeneration` up to the status' own: a reconcile that handled
+/// a generation speaks for all its conditions, as Flux's controllers do. Without it, a resume
+/// (a new generation that needs no upgrade) left `Ready` at the old generation, and `flux
+/// resume`/kstatus, which wait for a Ready condition of the current generation, timed out.
+/// Conditions newer than the status (set by a reconcile that failed before it handled the
+/// generation) are left as they are.
+pub(crate) fn refresh_condition_generations(status: &mut serde_json::Value) {
+    let Some(observed) = status.get("observedGeneration").and_then(|g| g.as_i64()) else {
+        return;
+    };
+    let Some(conditions) = status.get_mut("conditions").and_then(|c| c.as_array_mut()) else {
+        return;
+    };
+    for condition in conditions {
+        let behind = condition
+            .get("observedGeneration")
+            .and_then(|g| g.as_i64())
+            .is_none_or(|g| g < observed);
+        if behind && let Some(c) = condition.as_object_mut() {
+            c.insert("observedGeneration".into(), observed.into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn conditions_follow_the_handled_generation_and_never_go_back() {
+        let mut status = json!({
+            "observedGeneration": 3,
+            "conditions": [
+                {"type": "Ready", "status": "True", "observedGeneration": 1},
+                {"type": "Released", "status": "True"},
+                {"type": "Stalled", "status": "True", "observedGeneration": 4},
+            ],
+        });
+        super::refresh_condition_generations(&mut status);
+        let generations: Vec<_> = status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["observedGeneration"].clone())
+            .collect();
+        assert_eq!(generations, [json!(3), json!(3), json!(4)]);
+        // A status that handled no generation yet changes nothing.
+        let mut fresh = json!({"conditions": [{"type": "Ready", "observedGeneration": 1}]});
+        let before = fresh.clone();
+        super::refresh_condition_generations(&mut fresh);
+        assert_eq!(fresh, before);
+    }
 }

@@ -8,21 +8,23 @@ use std::path::{Path, PathBuf};
 use keelson_kustomize::{FileSystem, RealFs};
 use keelson_sops::Identities;
 
-/// A filesystem that decrypts sops-encrypted files (YAML, JSON, dotenv, INI) on read.
+/// A filesystem that decrypts sops-encrypted files (YAML, JSON, dotenv, INI) on read; the disk
+/// below it is confined to the artifact's root.
 pub struct DecryptingFs {
+    disk: RealFs,
     identities: Identities,
 }
 
 impl DecryptingFs {
-    /// Decrypts with `identities` (age keys from the decryption Secret).
-    pub fn new(identities: Identities) -> Self {
-        Self { identities }
+    /// Decrypts what `disk` reads with `identities` (age keys from the decryption Secret).
+    pub fn new(disk: RealFs, identities: Identities) -> Self {
+        Self { disk, identities }
     }
 }
 
 impl FileSystem for DecryptingFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let bytes = RealFs.read(path)?;
+        let bytes = self.disk.read(path)?;
         // Cheap pre-check: every sops file carries its metadata under a `sops` key with a MAC.
         if !contains(&bytes, b"sops") || !contains(&bytes, b"mac") {
             return Ok(bytes);
@@ -42,13 +44,16 @@ impl FileSystem for DecryptingFs {
         }
     }
     fn is_dir(&self, path: &Path) -> bool {
-        RealFs.is_dir(path)
+        self.disk.is_dir(path)
     }
     fn exists(&self, path: &Path) -> bool {
-        RealFs.exists(path)
+        self.disk.exists(path)
     }
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        RealFs.read_dir(path)
+        self.disk.read_dir(path)
+    }
+    fn real_path(&self, path: &Path) -> PathBuf {
+        self.disk.real_path(path)
     }
 }
 

@@ -557,11 +557,17 @@ async fn build(
         let options = keelson_kustomize::Options {
             load_restrictor: keelson_kustomize::LoadRestrictor::None,
         };
+        // Nothing outside the artifact is read, even through a symlink (artifacts hold none
+        // today; this keeps it so whatever a source puts in them).
+        let disk = keelson_kustomize::RealFs::new(&root_display)
+            .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, e.to_string()))?;
         let result = match identities {
-            Some(ids) => {
-                keelson_kustomize::build(&crate::decrypt::DecryptingFs::new(ids), &dir, &options)
-            }
-            None => keelson_kustomize::build(&keelson_kustomize::RealFs, &dir, &options),
+            Some(ids) => keelson_kustomize::build(
+                &crate::decrypt::DecryptingFs::new(disk, ids),
+                &dir,
+                &options,
+            ),
+            None => keelson_kustomize::build(&disk, &dir, &options),
         };
         result.map_err(|e| {
             let message = scrub(&e.to_string(), &root_display);

@@ -60,17 +60,24 @@ pub fn prepare(dir: &Path, spec: &KustomizationSpec) -> Result<(), OverlayError>
             (path, if doc.is_object() { doc } else { json!({}) })
         }
         None => {
-            let resources: Vec<Value> = keelson_kustomize::implicit_kustomization(&RealFs, dir)?
-                .iter()
-                .map(|p| {
-                    Value::String(
-                        p.strip_prefix(dir)
-                            .unwrap_or(p)
-                            .to_string_lossy()
-                            .into_owned(),
-                    )
-                })
-                .collect();
+            let resources: Vec<Value> = keelson_kustomize::implicit_kustomization(
+                &RealFs::new(dir).map_err(|source| OverlayError::Io {
+                    action: "read",
+                    path: dir.display().to_string(),
+                    source,
+                })?,
+                dir,
+            )?
+            .iter()
+            .map(|p| {
+                Value::String(
+                    p.strip_prefix(dir)
+                        .unwrap_or(p)
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            })
+            .collect();
             let doc = json!({
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",

@@ -98,7 +98,7 @@ pub async fn variables(
         };
         match data {
             Some(data) => vars.extend(data),
-            None if from.optional => {}
+            None if from.is_optional() => {}
             None => return Err(failed("not found".into())),
         }
     }
@@ -140,12 +140,13 @@ pub fn substitute_objects(
     Ok(())
 }
 
-/// Renders `dir` (a local checkout of the Kustomization's path) with `ks`'s settings: a copy of
-/// the directory's parent tree is not needed, but the kustomization file in `dir` is rewritten
-/// when the spec has build settings, so callers pass a scratch copy.
+/// Renders `dir` (a local checkout of the Kustomization's path, inside the checkout `root`) with
+/// `ks`'s settings: the kustomization file in `dir` is rewritten when the spec has build
+/// settings, so callers pass a scratch copy. Nothing outside `root` is read.
 pub async fn render(
     client: &Client,
     ks: &Kustomization,
+    root: &Path,
     dir: &Path,
 ) -> Result<Vec<Value>, RenderError> {
     let display = dir.display().to_string();
@@ -156,12 +157,17 @@ pub async fn render(
     let options = keelson_kustomize::Options {
         load_restrictor: keelson_kustomize::LoadRestrictor::None,
     };
+    let disk = keelson_kustomize::RealFs::new(root).map_err(|source| RenderError::Build {
+        dir: display.clone(),
+        source: keelson_kustomize::Error::Io {
+            path: root.into(),
+            source,
+        },
+    })?;
     let mut objects =
-        keelson_kustomize::build(&keelson_kustomize::RealFs, dir, &options).map_err(|source| {
-            RenderError::Build {
-                dir: display,
-                source,
-            }
+        keelson_kustomize::build(&disk, dir, &options).map_err(|source| RenderError::Build {
+            dir: display,
+            source,
         })?;
     let vars = variables(client, ks).await?;
     if ks.spec.post_build.is_some() {

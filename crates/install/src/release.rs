@@ -147,7 +147,14 @@ pub fn render(options: &ReleaseOptions) -> Result<(String, Vec<String>), Release
         return Err(ReleaseError::WrongLine { src, line });
     }
     let dir = options.root.join(&src);
-    let fs = keelson_kustomize::RealFs;
+    let fs =
+        keelson_kustomize::RealFs::new(&options.root).map_err(|source| ReleaseError::Render {
+            src: src.clone(),
+            source: keelson_kustomize::Error::Io {
+                path: options.root.clone(),
+                source,
+            },
+        })?;
     let build = keelson_kustomize::Options {
         load_restrictor: keelson_kustomize::LoadRestrictor::None,
     };

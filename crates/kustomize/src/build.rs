@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use keelson_manifest::Dialect;
 use serde_json::Value;
 
 use crate::error::Error;
@@ -205,7 +206,11 @@ impl<'a> Builder<'a> {
     /// Resolves a file named in the kustomization in `dir`, enforcing the load restrictor.
     pub(crate) fn file_path(&self, dir: &Path, rel: &str) -> Result<PathBuf, Error> {
         let path = join_clean(dir, rel);
-        if self.options.load_restrictor == LoadRestrictor::RootOnly && !path.starts_with(dir) {
+        // Real locations are compared (symlinks resolved), as kustomize does: a link inside the
+        // root to a file outside it is outside.
+        if self.options.load_restrictor == LoadRestrictor::RootOnly
+            && !self.fs.real_path(&path).starts_with(self.fs.real_path(dir))
+        {
             return Err(Error::OutsideRoot {
                 path,
                 root: dir.into(),
@@ -368,10 +373,14 @@ impl<'a> Builder<'a> {
     /// Reads the objects of a manifest file (`List` kinds are flattened).
     pub(crate) fn load_objects(&self, path: &Path) -> Result<Vec<Value>, Error> {
         let text = self.read_text(path)?;
-        let docs = keelson_manifest::parse_documents(&text).map_err(|source| Error::Yaml {
-            path: path.into(),
-            source,
-        })?;
+        // Resources hold what kyaml reads back after writing them (folded scalars).
+        let docs =
+            keelson_manifest::parse_documents_as(&text, Dialect::Kyaml).map_err(|source| {
+                Error::Yaml {
+                    path: path.into(),
+                    source,
+                }
+            })?;
         let mut out = Vec::new();
         for (i, doc) in docs.into_iter().enumerate() {
             flatten(doc, &mut out)
@@ -397,10 +406,14 @@ impl<'a> Builder<'a> {
                 Value::String(s) => s.clone(),
                 other => keelson_manifest::to_yaml(other),
             };
-            let docs = keelson_manifest::parse_documents(&text).map_err(|source| Error::Yaml {
-                path: kfile.into(),
-                source,
-            })?;
+            // Merged into resources as nodes: read as kyaml does (folded scalars).
+            let docs =
+                keelson_manifest::parse_documents_as(&text, Dialect::Kyaml).map_err(|source| {
+                    Error::Yaml {
+                        path: kfile.into(),
+                        source,
+                    }
+                })?;
             for doc in docs {
                 patch::apply_smp_untargeted(
                     self.openapi(),

@@ -39,7 +39,7 @@ pub enum Error {
     },
     /// A file or directory lies outside the kustomization root and the load restrictor forbids it.
     #[error(
-        "failed to load {path}: outside the root {root} (security; use LoadRestrictionsNone to allow)"
+        "failed to load {path}: security; file '{path}' is not in or below '{root}' (LoadRestrictionsRootOnly; LoadRestrictionsNone allows it)"
     )]
     OutsideRoot {
         /// The refused path.

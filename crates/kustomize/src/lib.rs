@@ -4,7 +4,7 @@
 //! semantics, in-process and without network access. Used by `keelson build`, the controller and
 //! the offline gate alike.
 //!
-//! The engine reads through a [`FileSystem`] ([`RealFs`] for the disk). [`build`] loads the
+//! The engine reads through a [`FileSystem`] ([`RealFs`] for the disk, confined to a root). [`build`] loads the
 //! kustomization in a directory, accumulates its resources, bases and components recursively,
 //! runs its generators (`configMapGenerator`, `secretGenerator`) and transformers (patches,
 //! namespace, name prefix/suffix, labels, annotations, replicas, images, replacements) in
@@ -18,8 +18,10 @@
 //! # Example
 //! ```no_run
 //! use keelson_kustomize::{LoadRestrictor, Options, RealFs};
+//! // Nothing outside the checkout is ever read, whatever symlinks in it say.
+//! let fs = RealFs::new("deploy").expect("the checkout exists");
 //! let options = Options { load_restrictor: LoadRestrictor::None };
-//! let yaml = keelson_kustomize::build_yaml(&RealFs, "deploy/overlays/prod".as_ref(), &options)?;
+//! let yaml = keelson_kustomize::build_yaml(&fs, "deploy/overlays/prod".as_ref(), &options)?;
 //! print!("{yaml}");
 //! # Ok::<(), keelson_kustomize::Error>(())
 //! ```
@@ -80,6 +82,8 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Vec<V
     let resources = builder.build_root(&dir, Some(loaded))?;
     let mut objects: Vec<Value> = resources.into_iter().map(|r| r.obj).collect();
     sort::apply(&mut objects, sort_options.as_ref());
+    // kustomize's output passes through JSON: integral floats come out as integers.
+    objects.iter_mut().for_each(keelson_manifest::kyaml_numbers);
     Ok(objects)
 }
 
@@ -118,6 +122,8 @@ pub fn build_flux(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<
     let resources = builder.build_root(&dir, Some((dir.join("kustomization.yaml"), k)))?;
     let mut objects: Vec<Value> = resources.into_iter().map(|r| r.obj).collect();
     sort::apply(&mut objects, None);
+    // kustomize's output passes through JSON: integral floats come out as integers.
+    objects.iter_mut().for_each(keelson_manifest::kyaml_numbers);
     Ok(objects)
 }
 

@@ -1,6 +1,7 @@
 //! Patches: strategic merge ([`crate::smp`], list merge keys from the OpenAPI schema) and
 //! JSON 6902; target selection by id, labels and annotations.
 
+use keelson_manifest::Dialect;
 use serde_json::{Map, Value};
 
 use crate::kustomization::Selector;
@@ -127,9 +128,15 @@ pub(crate) fn apply_patch(
     options: Option<&Value>,
 ) -> Result<(), String> {
     let options = PatchOptions::from_value(options);
-    let docs =
-        keelson_manifest::parse_documents(text).map_err(|e| format!("invalid patch: {e}"))?;
+    // A strategic merge patch is merged as kyaml nodes (folded scalars read as kyaml reads
+    // them back); JSON 6902 operations are converted to JSON directly, without that round trip.
+    let mut docs = keelson_manifest::parse_documents_as(text, Dialect::Kyaml)
+        .map_err(|e| format!("invalid patch: {e}"))?;
     let is_json6902 = matches!(docs.first(), Some(Value::Array(_)));
+    if is_json6902 {
+        docs =
+            keelson_manifest::parse_documents(text).map_err(|e| format!("invalid patch: {e}"))?;
+    }
     if is_json6902 {
         let Some(target) = target else {
             return Err("a JSON 6902 patch must specify a target".into());
@@ -148,6 +155,8 @@ pub(crate) fn apply_patch(
                     id_string(&before.0, &before.1, &before.2)
                 )
             })?;
+            // kustomize decodes the patched object with encoding/json: every number a float.
+            keelson_manifest::json_float_numbers(&mut res[i].obj);
             if res[i].name() != before.1 || res[i].gvk() != before.0 {
                 res[i].prev.push(before);
             }

@@ -73,7 +73,7 @@ fn run(
             i += 1;
             continue;
         }
-        let Some(len) = input[i + 2..].find('}') else {
+        let Some(len) = closing_brace(&input[i + 2..]) else {
             return Err(SubstituteError::Syntax {
                 at: i,
                 text: input[i..].chars().take(40).collect(),
@@ -86,9 +86,11 @@ fn run(
         };
         let (name, op) = parse(body).ok_or_else(syntax)?;
         let value = match (vars.get(name), &op) {
-            (Some(v), Op::Default(d)) if v.is_empty() => (*d).to_string(),
+            (Some(v), Op::Default(d)) if v.is_empty() => {
+                expand_default(d, vars, strict, &mut unset)?
+            }
             (Some(v), op) => op.apply(v).ok_or_else(syntax)?,
-            (None, Op::Default(d)) => (*d).to_string(),
+            (None, Op::Default(d)) => expand_default(d, vars, strict, &mut unset)?,
             (None, _) if strict => return Err(SubstituteError::Unset(name.to_string())),
             (None, op) => {
                 unset.push(name.to_string());
@@ -103,6 +105,39 @@ fn run(
     }
     out.push_str(&input[copied..]);
     Ok((out, unset))
+}
+
+/// A default is itself a template (`${CLAIM:=${APP}}`), expanded only when it is used.
+fn expand_default(
+    default: &str,
+    vars: &BTreeMap<String, String>,
+    strict: bool,
+    unset: &mut Vec<String>,
+) -> Result<String, SubstituteError> {
+    let (text, inner) = run(default, vars, strict)?;
+    unset.extend(inner);
+    Ok(text)
+}
+
+/// The length of the body of a `${...}` whose `${` precedes `text`: up to its closing brace,
+/// past the `${...}` nested in it (envsubst parses a default as a template of its own).
+fn closing_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// What a `${...}` does with its variable's value.
@@ -377,6 +412,10 @@ mod tests {
             ("literal: $${env}", "literal: ${env}"),
             ("price: $5 and $HOME", "price: $5 and $HOME"),
             ("empty default: '${x:=}'", "empty default: ''"),
+            // A default is a template: nested variables and defaults expand when it is used.
+            ("claim: ${claim:=${env}}", "claim: prod"),
+            ("claim: ${claim:=${app:=x}-${env}}", "claim: x-prod"),
+            ("claim: ${env:=${never}}", "claim: prod"),
         ];
         for (input, want) in cases {
             assert_eq!(substitute(input, &vars()).as_deref(), Ok(want), "{input}");

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 use serde_json::{Map, Number, Value};
 
+use crate::alias::{AliasBudget, AliasLimit};
+use crate::kyaml::kyaml_folded;
+
 /// Why a YAML stream could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -35,6 +38,19 @@ pub enum ParseError {
         /// The repeated key.
         key: String,
     },
+    /// Aliases expand to too many nodes (a "billion laughs" document); refused with go-yaml
+    /// v3's rule before the expansion is made.
+    #[error(
+        "YAML alias expansion exceeds the limit in document {document} at line {line}: {limit}"
+    )]
+    AliasLimit {
+        /// Index of the document in the stream (0-based).
+        document: usize,
+        /// Line of the alias that crossed the limit (1-based).
+        line: usize,
+        /// The counts at that alias.
+        limit: AliasLimit,
+    },
     /// A construct a Kubernetes manifest cannot hold (a mapping or sequence used as a key, a
     /// merge key whose value is not a mapping, an unknown alias).
     #[error("invalid YAML in document {document} at line {line}: {message}")]
@@ -48,6 +64,18 @@ pub enum ParseError {
     },
 }
 
+impl ParseError {
+    /// The line (1-based) the error is at.
+    pub fn line(&self) -> usize {
+        match self {
+            ParseError::Syntax { line, .. }
+            | ParseError::DuplicateKey { line, .. }
+            | ParseError::AliasLimit { line, .. }
+            | ParseError::Unsupported { line, .. } => *line,
+        }
+    }
+}
+
 /// One parsed YAML document: its value and the line it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -57,17 +85,50 @@ pub struct Document {
     pub line: usize,
 }
 
+/// Which reader's view of the text to give.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// YAML as go-yaml v3 reads it.
+    #[default]
+    GoYaml,
+    /// As kustomize's resources hold it after kyaml writes them back and reads them again:
+    /// folded scalars changed as [`kyaml_folded`](crate::kyaml_folded) says (not the YAML spec).
+    Kyaml,
+}
+
 /// Parses every document of a YAML stream, empty documents included (as `Value::Null`).
 ///
 /// # Errors
 /// [`ParseError`] naming the document and line of the first problem.
 pub fn parse_stream(text: &str) -> Result<Vec<Document>, ParseError> {
+    parse_stream_as(text, Dialect::GoYaml)
+}
+
+/// Parses the non-empty documents of a YAML stream as `dialect` reads them.
+///
+/// # Errors
+/// [`ParseError`] naming the document and line of the first problem.
+pub fn parse_documents_as(text: &str, dialect: Dialect) -> Result<Vec<Value>, ParseError> {
+    Ok(parse_stream_as(text, dialect)?
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| d.value)
+        .collect())
+}
+
+/// [`parse_stream`] as `dialect` reads the text.
+///
+/// # Errors
+/// [`ParseError`] naming the document and line of the first problem.
+pub fn parse_stream_as(text: &str, dialect: Dialect) -> Result<Vec<Document>, ParseError> {
     let mut builder = Builder {
+        dialect,
         document: 0,
         anchors: HashMap::new(),
         stack: Vec::new(),
         docs: Vec::new(),
         doc_line: 1,
+        budget: AliasBudget::new(),
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
@@ -112,6 +173,8 @@ enum Frame {
     Seq {
         anchor: usize,
         items: Vec<Value>,
+        /// Nodes in the sequence so far, itself included, as go-yaml's decoder counts them.
+        nodes: u64,
     },
     Map {
         anchor: usize,
@@ -119,15 +182,27 @@ enum Frame {
         map: Map<String, Value>,
         pending_key: Option<(String, bool, usize)>,
         merges: Vec<Value>,
+        /// Nodes in the mapping so far (keys included), itself included.
+        nodes: u64,
     },
 }
 
+/// What an anchor names: its value, how many nodes it expands to (for the alias bound), and,
+/// for a scalar, its text (an alias of it may be a mapping key).
+struct Anchor {
+    value: Value,
+    nodes: u64,
+    key: Option<String>,
+}
+
 struct Builder {
+    dialect: Dialect,
     document: usize,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchor>,
     stack: Vec<Frame>,
     docs: Vec<Document>,
     doc_line: usize,
+    budget: AliasBudget,
 }
 
 impl Builder {
@@ -148,6 +223,18 @@ impl Builder {
         }
     }
 
+    /// The map waiting for a key, if the next node is one.
+    fn expecting_key(&mut self) -> Option<&mut Frame> {
+        match self.stack.last_mut() {
+            Some(
+                frame @ Frame::Map {
+                    pending_key: None, ..
+                },
+            ) => Some(frame),
+            _ => None,
+        }
+    }
+
     /// Handles one event; returns true at the end of the stream.
     fn handle(&mut self, event: Event<'_>, span: Span) -> Result<bool, ParseError> {
         let line = span.start.line();
@@ -157,6 +244,7 @@ impl Builder {
             Event::DocumentStart(_) => {
                 self.doc_line = line;
                 self.anchors.clear();
+                self.budget = AliasBudget::new();
                 self.docs.push(Document {
                     value: Value::Null,
                     line,
@@ -164,51 +252,97 @@ impl Builder {
             }
             Event::DocumentEnd => self.document += 1,
             Event::Alias(id) => {
-                let value = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| self.unsupported(line, "unknown alias"))?;
-                self.push_value(value, false, line)?;
+                let Some(anchor) = self.anchors.get(&id) else {
+                    return Err(self.unsupported(line, "unknown alias"));
+                };
+                let nodes = anchor.nodes;
+                // Counted before anything is copied: a billion-laughs document stops here.
+                if let Err(limit) = self.budget.alias(nodes) {
+                    return Err(ParseError::AliasLimit {
+                        document: self.document,
+                        line,
+                        limit,
+                    });
+                }
+                let key = anchor.key.clone();
+                let value = anchor.value.clone();
+                if let Some(Frame::Map {
+                    pending_key,
+                    nodes: map_nodes,
+                    ..
+                }) = self.expecting_key()
+                {
+                    // An alias of a scalar is a valid key (`*app : x`, go-yaml accepts it).
+                    let Some(key) = key else {
+                        return Err(
+                            self.unsupported(line, "a mapping or sequence cannot be a mapping key")
+                        );
+                    };
+                    *map_nodes += 1 + nodes;
+                    *pending_key = Some((key, false, line));
+                    return Ok(false);
+                }
+                self.push_value(value, 1 + nodes, line)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                self.budget.node();
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                let value = resolve_scalar(&text, style, tag.as_deref());
+                let value = if style == ScalarStyle::Folded && self.dialect == Dialect::Kyaml {
+                    resolve_scalar(&kyaml_folded(&text), style, tag.as_deref())
+                } else {
+                    resolve_scalar(&text, style, tag.as_deref())
+                };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    self.anchors.insert(
+                        anchor,
+                        Anchor {
+                            value: value.clone(),
+                            nodes: 1,
+                            key: Some(text.to_string()),
+                        },
+                    );
                 }
                 let is_merge = style == ScalarStyle::Plain && text == "<<";
-                if let Some(Frame::Map { pending_key, .. }) = self.stack.last_mut()
-                    && pending_key.is_none()
+                if let Some(Frame::Map {
+                    pending_key, nodes, ..
+                }) = self.expecting_key()
                 {
+                    *nodes += 1;
                     *pending_key = Some((text.into_owned(), is_merge, line));
                     return Ok(false);
                 }
-                self.push_value(value, false, line)?;
+                self.push_value(value, 1, line)?;
             }
             Event::SequenceStart(anchor, _) => {
+                self.budget.node();
                 self.check_not_key(line)?;
                 self.stack.push(Frame::Seq {
                     anchor,
                     items: Vec::new(),
+                    nodes: 1,
                 });
             }
             Event::MappingStart(anchor, _) => {
+                self.budget.node();
                 self.check_not_key(line)?;
                 self.stack.push(Frame::Map {
                     anchor,
                     map: Map::new(),
                     pending_key: None,
                     merges: Vec::new(),
+                    nodes: 1,
                 });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq {
+                    anchor,
+                    items,
+                    nodes,
+                }) = self.stack.pop()
+                {
                     let value = Value::Array(items);
-                    if anchor > 0 {
-                        self.anchors.insert(anchor, value.clone());
-                    }
-                    self.push_value(value, true, line)?;
+                    self.remember(anchor, &value, nodes);
+                    self.push_value(value, nodes, line)?;
                 }
             }
             Event::MappingEnd => {
@@ -216,6 +350,7 @@ impl Builder {
                     anchor,
                     mut map,
                     merges,
+                    nodes,
                     ..
                 }) = self.stack.pop()
                 {
@@ -230,14 +365,25 @@ impl Builder {
                         }
                     }
                     let value = Value::Object(map);
-                    if anchor > 0 {
-                        self.anchors.insert(anchor, value.clone());
-                    }
-                    self.push_value(value, true, line)?;
+                    self.remember(anchor, &value, nodes);
+                    self.push_value(value, nodes, line)?;
                 }
             }
         }
         Ok(false)
+    }
+
+    fn remember(&mut self, anchor: usize, value: &Value, nodes: u64) {
+        if anchor > 0 {
+            self.anchors.insert(
+                anchor,
+                Anchor {
+                    value: value.clone(),
+                    nodes,
+                    key: None,
+                },
+            );
+        }
     }
 
     fn check_not_key(&self, line: usize) -> Result<(), ParseError> {
@@ -249,12 +395,8 @@ impl Builder {
         Ok(())
     }
 
-    fn push_value(
-        &mut self,
-        value: Value,
-        _collection: bool,
-        line: usize,
-    ) -> Result<(), ParseError> {
+    /// Adds a finished node (`nodes` of them, as go-yaml counts) to its parent.
+    fn push_value(&mut self, value: Value, nodes: u64, line: usize) -> Result<(), ParseError> {
         let document = self.document;
         match self.stack.last_mut() {
             None => {
@@ -267,13 +409,22 @@ impl Builder {
                     });
                 }
             }
-            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Seq {
+                items,
+                nodes: seq_nodes,
+                ..
+            }) => {
+                *seq_nodes += nodes;
+                items.push(value);
+            }
             Some(Frame::Map {
                 map,
                 pending_key,
                 merges,
+                nodes: map_nodes,
                 ..
             }) => {
+                *map_nodes += nodes;
                 let Some((key, is_merge, key_line)) = pending_key.take() else {
                     return Err(ParseError::Unsupported {
                         document,
@@ -353,8 +504,10 @@ pub fn resolve_plain(text: &str) -> Value {
     if let Some(n) = parse_int(text) {
         return n;
     }
-    if is_float(text)
-        && let Ok(f) = text.replace('_', "").parse::<f64>()
+    // go-yaml matches its float pattern after removing underscores (`1_000.0` is 1000.0).
+    let plain = text.replace('_', "");
+    if is_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
         && let Some(n) = Number::from_f64(f)
     {
         return Value::Number(n);
@@ -455,12 +608,12 @@ mod tests {
     #[test]
     fn scalars_resolve_like_go_yaml() {
         let v = parse_value(
-            "a: 1\nb: '1'\nc: true\nd: yes\ne: =\nf: 0644\ng: 1.5\nh: ~\ni: 0x1F\nj: 1e3\nk: 08\nl: -7\n",
+            "a: 1\nb: '1'\nc: true\nd: yes\ne: =\nf: 0644\ng: 1.5\nh: ~\ni: 0x1F\nj: 1e3\nk: 08\nl: -7\nm: 1_000.5\n",
         )
         .unwrap();
         assert_eq!(
             v,
-            json!({"a":1,"b":"1","c":true,"d":"yes","e":"=","f":420,"g":1.5,"h":null,"i":31,"j":1000.0,"k":8.0,"l":-7})
+            json!({"a":1,"b":"1","c":true,"d":"yes","e":"=","f":420,"g":1.5,"h":null,"i":31,"j":1000.0,"k":8.0,"l":-7,"m":1000.5})
         );
     }
 
@@ -487,5 +640,66 @@ mod tests {
     fn multi_document_streams() {
         let docs = parse_documents("---\na: 1\n---\n# nothing\n---\nb: 2\n").unwrap();
         assert_eq!(docs, vec![json!({"a":1}), json!({"b":2})]);
+    }
+
+    /// Nine levels of nine aliases: 9^9 strings from a few hundred bytes.
+    pub(crate) fn billion_laughs() -> String {
+        let mut text = String::from(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+        );
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for w in names.windows(2) {
+            let (prev, next) = (w[0], w[1]);
+            text.push_str(&format!(
+                "  {next}: &{next} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_quickly() {
+        let text = format!("a: 1\n---\n{}", billion_laughs());
+        assert!(text.len() < 1000, "{}", text.len());
+        let start = std::time::Instant::now();
+        let err = parse_documents(&text).unwrap_err();
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        let ParseError::AliasLimit { document, line, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(document, 1);
+        // The level whose expansion crosses go-yaml's bound: `d` (each `*c` is 910 nodes).
+        assert_eq!(line, 11, "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("YAML alias expansion exceeds the limit in document 1 at line 11:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn moderate_aliasing_is_accepted() {
+        // Three levels of nine: 729 strings from aliases, within go-yaml's bound.
+        let text = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+        let v = parse_value(text).unwrap();
+        assert_eq!(v["c"][8][8][8], json!("x"));
+        // The budget is per document.
+        let many = format!("{text}---\n{text}---\n{text}");
+        assert_eq!(parse_documents(&many).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn alias_as_mapping_key() {
+        // Home-lab repositories write `*app :` under `name: &app qui` (valid YAML, go-yaml
+        // accepts it).
+        let v = parse_value("metadata:\n  name: &app qui\nlabels:\n  *app : web\n  other: x\n")
+            .unwrap();
+        assert_eq!(v["labels"], json!({"qui": "web", "other": "x"}));
+        // A collection's alias still cannot be a key.
+        let err = parse_value("a: &m {x: 1}\nb:\n  *m : 2\n").unwrap_err();
+        assert!(err.to_string().contains("cannot be a mapping key"), "{err}");
+        // The key keeps the scalar's text: an anchored number is the key `8080`.
+        let v = parse_value("port: &p 8080\nnames:\n  *p : http\n").unwrap();
+        assert_eq!(v["names"], json!({"8080": "http"}));
     }
 }

@@ -54,17 +54,17 @@ pub enum DiffTarget {
     Kustomization(KsPathArgs),
 }
 
+/// The Git work tree around `path`, if any (`path` is absolute and symlink-free).
+pub(crate) fn git_work_tree(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
 /// The directory that holds the tree: the Git work tree around `path` (so `../base` references
 /// resolve), or `path` itself.
 fn tree_root(path: &Path) -> PathBuf {
-    let mut dir = Some(path);
-    while let Some(d) = dir {
-        if d.join(".git").exists() {
-            return d.to_path_buf();
-        }
-        dir = d.parent();
-    }
-    path.to_path_buf()
+    git_work_tree(path).unwrap_or_else(|| path.to_path_buf())
 }
 
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -121,7 +121,7 @@ pub async fn render(
     copy_tree(&root, scratch.path())?;
     let rel = path.strip_prefix(&root).unwrap_or(Path::new(""));
     let dir = scratch.path().join(rel);
-    let mut objects = keelson_controller::render::render(client, &ks, &dir)
+    let mut objects = keelson_controller::render::render(client, &ks, scratch.path(), &dir)
         .await
         .map_err(|e| {
             let text = format!("{:#}", anyhow::Error::new(e));

@@ -50,6 +50,11 @@ pub struct ValidateArgs {
     /// keeps them): HelmReleases whose charts come from a HelmRepository are rendered from it.
     #[arg(long, value_name = "DIR")]
     pub chart_cache: Option<PathBuf>,
+    /// Read a source from a folder of the repository, as `Kind/namespace/name=path`
+    /// (`OCIRepository/flux-system/flux-system=./kubernetes`); repeatable or comma-separated.
+    /// A source whose Kustomizations' paths only one folder holds is mapped without it.
+    #[arg(long, value_name = "SOURCE=PATH", value_delimiter = ',')]
+    pub local_sources: Vec<keelson_validate::render::LocalSource>,
 }
 
 /// Values of `--output`.
@@ -104,6 +109,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
         history: args.history,
         changed_since: args.changed_since.clone(),
         chart_cache: args.chart_cache.clone(),
+        local_sources: args.local_sources.clone(),
     };
     let report = match keelson_validate::validate(&args.dir, &options) {
         Ok(report) => report,

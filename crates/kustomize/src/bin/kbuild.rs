@@ -32,7 +32,20 @@ fn main() -> ExitCode {
         }
     }
     let dir = dir.unwrap_or_else(|| ".".into());
-    match keelson_kustomize::build_yaml(&RealFs, dir.as_ref(), &options) {
+    // Files may come from anywhere below the current directory (or the built directory, when
+    // it lies elsewhere) and never from outside it, whatever symlinks say.
+    let root = match (std::env::current_dir(), std::fs::canonicalize(&dir)) {
+        (Ok(cwd), Ok(real)) if real.starts_with(&cwd) => cwd,
+        _ => dir.clone().into(),
+    };
+    let fs = match RealFs::new(&root) {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match keelson_kustomize::build_yaml(&fs, dir.as_ref(), &options) {
         Ok(yaml) => match std::io::stdout().lock().write_all(yaml.as_bytes()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

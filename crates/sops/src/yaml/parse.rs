@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 
+use keelson_manifest::AliasBudget;
+
 use crate::tree::{Branch, Comment, Item, Value};
 
 pub use super::resolve::{parse_timestamp, resolve};
@@ -46,9 +48,14 @@ struct Parser {
     chars: Vec<char>,
     pos: usize,
     line: usize,
-    anchors: HashMap<String, Value>,
+    /// Each anchor's value and how many nodes it expands to (for the alias bound).
+    anchors: HashMap<String, (Value, u64)>,
     /// Full-line comments read but not yet attached.
     pending: Vec<Pending>,
+    /// Index of the current document (0-based), for errors.
+    document: usize,
+    /// go-yaml v3's bound on alias expansion, per document (sops decodes with go-yaml).
+    budget: AliasBudget,
 }
 
 /// Parses every document of a YAML stream into branches (documents must be mappings or empty).
@@ -60,6 +67,8 @@ pub fn parse(text: &str) -> Result<Vec<Branch>> {
         line: 1,
         anchors: HashMap::new(),
         pending: Vec::new(),
+        document: 0,
+        budget: AliasBudget::new(),
     };
     p.stream()
 }
@@ -243,6 +252,8 @@ impl Parser {
             }
             let col = self.col();
             let mut branch = Branch(self.take_pending());
+            self.document = docs.len();
+            self.budget = AliasBudget::new();
             match self.block_node(-1, col)? {
                 Value::Map(b) => branch.0.extend(b.0),
                 Value::Null => {}
@@ -346,6 +357,7 @@ impl Parser {
                 }
                 // The node is on the following lines.
                 if !self.next_content() || (self.col() as i64) <= parent && !self.at_seq_entry() {
+                    self.budget.node();
                     let v = Value::Null;
                     self.register(anchor, &v);
                     return Ok(v);
@@ -374,8 +386,28 @@ impl Parser {
 
     fn register(&mut self, anchor: Option<String>, v: &Value) {
         if let Some(a) = anchor {
-            self.anchors.insert(a, v.clone());
+            self.anchors.insert(a, (v.clone(), count_nodes(v)));
         }
+    }
+
+    /// The value of the alias `*name` (cursor after `*`), refused past go-yaml's expansion bound
+    /// before it is copied.
+    pub(super) fn alias(&mut self) -> Result<Value> {
+        let line = self.line;
+        let name = self.read_word();
+        let Some((value, nodes)) = self.anchors.get(&name) else {
+            return self.err(format!("unknown anchor {name:?}"));
+        };
+        if let Err(limit) = self.budget.alias(*nodes) {
+            return Err(YamlError {
+                line,
+                message: format!(
+                    "YAML alias expansion exceeds the limit in document {} (alias *{name}): {limit}",
+                    self.document
+                ),
+            });
+        }
+        Ok(value.clone())
     }
 
     /// Reads `&anchor` and `!tag` properties at the cursor.
@@ -415,14 +447,13 @@ impl Parser {
     /// a trailing comment into `self.line_comment`.
     fn inline_value(&mut self, parent: i64) -> Result<(Value, bool)> {
         let (anchor, tag) = self.properties()?;
+        if !matches!(self.peek(), Some('*' | '[' | '{')) {
+            self.budget.node();
+        }
         let value = match self.peek() {
             Some('*') => {
                 self.pos += 1;
-                let name = self.read_word();
-                match self.anchors.get(&name) {
-                    Some(v) => v.clone(),
-                    None => return self.err(format!("unknown anchor {name:?}")),
-                }
+                self.alias()?
             }
             Some('[' | '{') => self.flow_node()?,
             Some('"') => Value::Str(self.double_quoted(parent)?),
@@ -462,6 +493,7 @@ impl Parser {
     }
 
     fn block_map(&mut self, indent: usize) -> Result<Value> {
+        self.budget.node();
         let mut branch = Branch::default();
         let mut first = true;
         loop {
@@ -486,6 +518,7 @@ impl Parser {
             first = false;
             branch.0.extend(self.take_pending());
             let key_line = self.line;
+            self.budget.node();
             let key = self.map_key()?;
             if branch.get(&key).is_some() {
                 return Err(YamlError {
@@ -523,6 +556,7 @@ impl Parser {
                     self.register(anchor, &v);
                     branch.0.push(Item::Entry(key, v));
                 } else {
+                    self.budget.node();
                     let v = apply_tag(tag.as_deref(), Value::Null);
                     self.register(anchor, &v);
                     branch.0.push(Item::Entry(key, v));
@@ -608,6 +642,7 @@ impl Parser {
     }
 
     fn block_seq(&mut self, indent: usize) -> Result<Value> {
+        self.budget.node();
         let mut items: Vec<Value> = Vec::new();
         let mut first = true;
         loop {
@@ -652,6 +687,7 @@ impl Parser {
                     let v = self.block_node(indent as i64, c)?;
                     items.push(v);
                 } else {
+                    self.budget.node();
                     items.push(Value::Null);
                 }
                 continue;
@@ -684,6 +720,25 @@ impl Parser {
         }
         items.extend(self.take_foot().into_iter().map(Value::Comment));
         Ok(Value::Seq(items))
+    }
+}
+
+/// How many nodes go-yaml's decoder counts for `v`: one per scalar, collection and key.
+fn count_nodes(v: &Value) -> u64 {
+    match v {
+        Value::Map(b) => {
+            1 + b
+                .0
+                .iter()
+                .map(|item| match item {
+                    Item::Entry(_, v) => 1 + count_nodes(v),
+                    Item::Comment(_) => 0,
+                })
+                .sum::<u64>()
+        }
+        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<u64>(),
+        Value::Comment(_) => 0,
+        _ => 1,
     }
 }
 
@@ -777,5 +832,45 @@ mod tests {
         assert_eq!(b.get("a"), b.get("b"));
         assert!(parse("a: 1\na: 2\n").is_err());
         assert!(parse("- a\n").is_err());
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_quickly() {
+        // Nine levels of nine aliases (9^9 strings), block and flow forms.
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut flow = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        let mut block = String::from("a: &a\n");
+        for _ in 0..9 {
+            block.push_str("  - lol\n");
+        }
+        for w in names.windows(2) {
+            let (prev, next) = (w[0], w[1]);
+            flow.push_str(&format!("{next}: &{next} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            block.push_str(&format!("{next}: &{next}\n"));
+            for _ in 0..9 {
+                block.push_str(&format!("  - *{prev}\n"));
+            }
+        }
+        for text in [flow, block] {
+            let text = format!("x: 1\n---\n{text}");
+            let start = std::time::Instant::now();
+            let err = parse(&text).unwrap_err();
+            assert!(start.elapsed() < std::time::Duration::from_secs(2));
+            let msg = err.to_string();
+            assert!(
+                msg.contains("YAML alias expansion exceeds the limit in document 1 (alias *c)"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn moderate_aliasing_is_accepted() {
+        let text = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+        let b = one(text);
+        let Some(Value::Seq(c)) = b.get("c") else {
+            panic!()
+        };
+        assert_eq!(c.len(), 9);
     }
 }

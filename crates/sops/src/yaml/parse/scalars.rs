@@ -359,6 +359,9 @@ impl Parser {
         self.skip_flow_space();
         let (anchor, tag) = self.properties()?;
         self.skip_flow_space();
+        if self.peek() != Some('*') {
+            self.budget.node();
+        }
         let v = match self.peek() {
             Some('[') => {
                 self.pos += 1;
@@ -406,6 +409,7 @@ impl Parser {
                         self.pos += 1;
                         self.flow_node()?
                     } else {
+                        self.budget.node();
                         Value::Null
                     };
                     if b.get(&key).is_some() {
@@ -425,11 +429,7 @@ impl Parser {
             Some('\'') => Value::Str(self.single_quoted(-1)?),
             Some('*') => {
                 self.pos += 1;
-                let name = self.read_word();
-                match self.anchors.get(&name) {
-                    Some(v) => v.clone(),
-                    None => return self.err(format!("unknown anchor {name:?}")),
-                }
+                self.alias()?
             }
             _ => {
                 let mut s = String::new();
