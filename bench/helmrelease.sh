@@ -52,12 +52,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-kps="$work/kube-prometheus-stack"
-cp -r "$charts/kube-prometheus-stack" "$kps"
-for dep in kube-state-metrics prometheus-node-exporter grafana; do
-  "$bin/helm" package "$charts/$dep" -d "$kps/charts" >/dev/null
-done
-cp "$root/crates/helm/tests/fixtures/vendored/prometheus-windows-exporter-0.12.8.tgz" "$kps/charts/"
+# the corpus chart carries its dependencies (vendored folders, MANIFEST.tsv)
+kps="$charts/kube-prometheus-stack"
 "$bin/helm" package "$kps" -d "$work" >/dev/null
 tgz=$(ls "$work"/kube-prometheus-stack-*.tgz)
 cat > "$work/values.yaml" <<'EOF'

@@ -1,26 +1,33 @@
 //! The filesystem a render reads through: the repository on disk, with in-memory replacements
 //! for the kustomization files Flux would rewrite (its generator writes targetNamespace,
 //! patches, images… into the path's kustomization file), recording every file read so findings
-//! can point back at the file an object came from.
+//! can point back at the file an object came from. The disk below it is confined to the
+//! repository's root: a symlink to a file outside it (a CI runner's credentials) is refused as
+//! kustomize refuses it, never read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use keelson_kustomize::FileSystem;
+use keelson_kustomize::{FileSystem, RealFs};
 
 /// The disk plus in-memory files, recording reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OverlayFs {
+    disk: RealFs,
     files: BTreeMap<PathBuf, Vec<u8>>,
     read: Mutex<BTreeSet<PathBuf>>,
 }
 
 impl OverlayFs {
-    /// An overlay with no replacements.
-    pub fn new() -> Self {
-        Self::default()
+    /// An overlay with no replacements over `disk`.
+    pub fn new(disk: RealFs) -> Self {
+        OverlayFs {
+            disk,
+            files: BTreeMap::new(),
+            read: Mutex::new(BTreeSet::new()),
+        }
     }
 
     /// Replaces (or adds) the file at `path` with `content`.
@@ -50,7 +57,7 @@ impl FileSystem for OverlayFs {
         self.record(path);
         match self.files.get(path) {
             Some(content) => Ok(content.clone()),
-            None => std::fs::read(path),
+            None => self.disk.read(path),
         }
     }
 
@@ -63,11 +70,11 @@ impl FileSystem for OverlayFs {
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut entries: BTreeSet<PathBuf> = match std::fs::read_dir(path) {
-            Ok(dir) => dir
-                .map(|e| e.map(|e| e.path()))
-                .collect::<io::Result<_>>()?,
-            Err(_) if self.virtual_dir(path) => BTreeSet::new(),
+        let mut entries: BTreeSet<PathBuf> = match self.disk.read_dir(path) {
+            Ok(entries) => entries.into_iter().collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.virtual_dir(path) => {
+                BTreeSet::new()
+            }
             Err(e) => return Err(e),
         };
         entries.extend(
@@ -77,5 +84,12 @@ impl FileSystem for OverlayFs {
                 .cloned(),
         );
         Ok(entries.into_iter().collect())
+    }
+
+    fn real_path(&self, path: &Path) -> PathBuf {
+        if self.files.contains_key(path) {
+            return path.to_path_buf();
+        }
+        self.disk.real_path(path)
     }
 }

@@ -54,6 +54,55 @@ fn sops_file_value(field: &str, value: &str) -> bool {
     text.contains("ENC[AES256_GCM,") && (text.contains("\"sops\"") || text.contains("sops:"))
 }
 
+/// A value built from postBuild variables (`${SECRET_RESTIC_PWD}`,
+/// `s3:${SECRET_S3_ENDPOINT}/restic/${APP}`): filled in at deploy time, its literal rest too
+/// short to hold a secret (no run of 12 letters or digits).
+fn templated(value: &str) -> bool {
+    let mut rest = String::new();
+    let mut found = false;
+    let mut tail = value;
+    while let Some(start) = tail.find("${") {
+        let Some(len) = tail[start..].find('}') else {
+            break;
+        };
+        found = true;
+        rest.push_str(&tail[..start]);
+        rest.push(' ');
+        tail = &tail[start + len + 1..];
+    }
+    rest.push_str(tail);
+    found
+        && rest
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .all(|run| run.len() < 12)
+}
+
+/// Prefixes of values that an injector replaces with the secret at deploy time: 1Password's
+/// secret references (`op://vault/item/field`, read by its Kubernetes injector and operator),
+/// Bank-Vaults' webhook (`vault:secret/data/app#key`), vals (`ref+vault://…`) and
+/// argocd-vault-plugin placeholders (`<path:…#key>`).
+const REFERENCE_PREFIXES: &[&str] = &["op://", "vault:", "ref+", "<path:"];
+
+/// Whether a Secret value is a reference to a secret kept elsewhere (base64-decoded under
+/// `data`).
+fn secret_reference(field: &str, value: &str) -> bool {
+    use base64::Engine as _;
+    let decoded;
+    let text = if field == "data" {
+        match base64::engine::general_purpose::STANDARD.decode(value.trim()) {
+            Ok(bytes) => {
+                decoded = String::from_utf8_lossy(&bytes).into_owned();
+                decoded.as_str()
+            }
+            Err(_) => return false,
+        }
+    } else {
+        value
+    };
+    let text = text.trim();
+    REFERENCE_PREFIXES.iter().any(|p| text.starts_with(p)) && !text.contains(char::is_whitespace)
+}
+
 /// A `kind: Secret` with data and no SOPS metadata.
 fn plaintext_secret(repo: &Repo, origin: &Origin, doc: &Value, out: &mut Vec<Finding>) {
     if str_at(doc, &["kind"]) != "Secret" || str_at(doc, &["apiVersion"]) != "v1" {
@@ -69,8 +118,9 @@ fn plaintext_secret(repo: &Repo, origin: &Origin, doc: &Value, out: &mut Vec<Fin
         let literal = map.values().any(|v| {
             v.as_str().is_some_and(|s| {
                 !(s.is_empty()
-                    || s.starts_with("${") && s.ends_with('}')
-                    || sops_file_value(field, s))
+                    || templated(s)
+                    || sops_file_value(field, s)
+                    || secret_reference(field, s))
             })
         });
         if literal {

@@ -85,6 +85,10 @@ pub struct Options {
     /// A directory of packaged charts (`<name>-<version>.tgz`, Helm's repository cache
     /// layout) to render HelmReleases whose charts come from a HelmRepository.
     pub chart_cache: Option<PathBuf>,
+    /// Sources mapped to folders of the repository (`Kind/namespace/name=path`), for
+    /// Kustomizations that read another artifact of this repository than its root (a cluster
+    /// synced from an OCI artifact of `./kubernetes`).
+    pub local_sources: Vec<render::LocalSource>,
 }
 
 /// Files larger than this are not scanned for secrets.
@@ -103,7 +107,8 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, Error> {
             let line = match e {
                 keelson_manifest::ParseError::Syntax { line, .. }
                 | keelson_manifest::ParseError::DuplicateKey { line, .. }
-                | keelson_manifest::ParseError::Unsupported { line, .. } => *line,
+                | keelson_manifest::ParseError::Unsupported { line, .. }
+                | keelson_manifest::ParseError::AliasLimit { line, .. } => *line,
             };
             report.findings.push(Finding::new(
                 Category::Render,
@@ -116,6 +121,7 @@ pub fn validate(root: &Path, options: &Options) -> Result<Report, Error> {
     }
     let settings = render::Settings {
         chart_cache: options.chart_cache.clone(),
+        local_sources: options.local_sources.clone(),
     };
     let rendered = render::render_with(&repo, &settings);
     report.stats.kustomizations = rendered.kustomizations;
@@ -252,7 +258,10 @@ fn check_schemas(
             Some(via) => format!("{id} (from {via})"),
             None => id.clone(),
         };
-        match validators.validate_in(&r.object, r.cluster) {
+        // The apiserver judges an object with its null fields dropped, so `values:` left empty
+        // in a HelmRelease is no error.
+        let pruned = keelson_manifest::without_nulls(&r.object);
+        match validators.validate_in(pruned.as_ref().unwrap_or(&r.object), r.cluster) {
             schema::Outcome::Valid => validated += 1,
             schema::Outcome::Invalid(violations) => {
                 validated += 1;

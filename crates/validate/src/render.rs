@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use base64::Engine as _;
 use keelson_api::KustomizationSpec;
-use keelson_kustomize::{KUSTOMIZATION_FILE_NAMES, LoadRestrictor, Options};
+use keelson_kustomize::{FileSystem, KUSTOMIZATION_FILE_NAMES, LoadRestrictor, Options, RealFs};
 use keelson_manifest::{ObjectId, str_at};
 use serde_json::Value;
 
@@ -23,7 +23,16 @@ use crate::finding::{Category, Finding, Location, Severity};
 use crate::fs::OverlayFs;
 use crate::repo::{Origin, Repo};
 
+mod graph;
 mod helmrelease;
+mod plain;
+mod sources;
+mod substitute;
+
+pub use sources::{LocalSource, LocalSourceError};
+
+/// A source as (kind, namespace, name).
+type SourceKey = (String, String, String);
 
 const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
 const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
@@ -89,6 +98,8 @@ pub struct Settings {
     /// A directory of packaged charts (`<name>-<version>.tgz`, as Helm's repository cache
     /// keeps them) for HelmReleases whose charts come from a HelmRepository.
     pub chart_cache: Option<PathBuf>,
+    /// Sources mapped to folders of the repository (`--local-sources`).
+    pub local_sources: Vec<LocalSource>,
 }
 
 /// A Flux Kustomization in a cluster.
@@ -120,6 +131,8 @@ pub fn render_with(repo: &Repo, settings: &Settings) -> Output {
         out: Output::default(),
         read_all: BTreeSet::new(),
         clusters: 0,
+        roots: BTreeMap::new(),
+        entry_docs: BTreeSet::new(),
     };
     // Kustomization documents that are resources of this repository: fragments without a
     // sourceRef (patch files such as tenants/*/dev-team-patch.yaml) and Kustomizations that read
@@ -129,7 +142,20 @@ pub fn render_with(repo: &Repo, settings: &Settings) -> Output {
         .filter(|(v, _)| v.pointer("/spec/sourceRef").is_some())
         .map(|(v, o)| (v.clone(), o))
         .collect();
-    let local = local_sources(repo, &all);
+    let mut local = local_sources(repo, &all);
+    local.extend(
+        settings
+            .local_sources
+            .iter()
+            .map(|m| (m.kind.clone(), m.namespace.clone(), m.name.clone())),
+    );
+    r.roots = sources::roots(
+        repo,
+        &settings.local_sources,
+        &local,
+        &all,
+        &mut r.out.findings,
+    );
     let reads_local = |v: &Value| {
         v.pointer("/spec/sourceRef")
             .is_some_and(|s| local.contains(&source_key(s, default_ns(v))))
@@ -143,7 +169,10 @@ pub fn render_with(repo: &Repo, settings: &Settings) -> Output {
     };
     let paths: Vec<Option<PathBuf>> = statics
         .iter()
-        .map(|(v, _)| clean_rel(str_at(v, &["spec", "path"])))
+        .map(|(v, _)| {
+            let root = r.root_of(v).unwrap_or_default();
+            clean_rel(str_at(v, &["spec", "path"])).map(|p| root.join(p))
+        })
         .collect();
     // Entry points written in the same directory (a cluster folder) form one cluster. A path
     // of the repository root contains every file: it neither makes its Kustomization a
@@ -172,9 +201,10 @@ pub fn render_with(repo: &Repo, settings: &Settings) -> Output {
         }
     }
     for roots in groups.into_values() {
+        r.entry_docs.extend(roots.iter().map(|(_, o)| o.clone()));
         r.cluster(roots);
     }
-    r.plain_trees();
+    r.unreached();
     r.plain_helm_releases();
     r.out
 }
@@ -186,6 +216,10 @@ struct Renderer<'a> {
     read_all: BTreeSet<PathBuf>,
     /// Clusters started so far.
     clusters: usize,
+    /// The folder (relative to the root) each local source serves.
+    roots: BTreeMap<SourceKey, PathBuf>,
+    /// The entry-point documents (reached by definition).
+    entry_docs: BTreeSet<Origin>,
 }
 
 /// The objects and Kustomizations of one cluster.
@@ -202,9 +236,19 @@ struct Cluster {
     external: Vec<usize>,
     /// The source the entry points read: this repository (defined or not).
     local_source: Option<(String, String, String)>,
+    /// The folder its entry points are written in (relative to the root).
+    dir: PathBuf,
 }
 
 impl Renderer<'_> {
+    /// The source root of the Kustomization document `v` when its source is local.
+    fn root_of(&self, v: &Value) -> Option<PathBuf> {
+        let reference = v.pointer("/spec/sourceRef")?;
+        self.roots
+            .get(&source_key(reference, default_ns(v)))
+            .cloned()
+    }
+
     fn finding(
         &mut self,
         category: Category,
@@ -235,6 +279,13 @@ impl Renderer<'_> {
         self.clusters += 1;
         let mut queue = VecDeque::new();
         let mut local_source = None;
+        if let Some((_, origin)) = roots.first() {
+            cluster.dir = origin
+                .file
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+        }
         for (value, origin) in roots {
             let fallback = self.repo.location(&origin, "");
             let root = node_of(value, Some(origin), fallback, "flux-system");
@@ -277,9 +328,10 @@ impl Renderer<'_> {
         local_source: Option<&(String, String, String)>,
     ) -> Vec<Node> {
         let node = &cluster.nodes[i];
-        let spec = match serde_json::from_value::<KustomizationSpec>(
-            node.value.get("spec").cloned().unwrap_or(Value::Null),
-        ) {
+        // Null members mean absent, as for the apiserver (`substitute:` with nothing after it).
+        let mut spec = node.value.get("spec").cloned().unwrap_or(Value::Null);
+        keelson_manifest::drop_nulls(&mut spec);
+        let spec = match serde_json::from_value::<KustomizationSpec>(spec) {
             Ok(spec) => spec,
             Err(e) => {
                 let loc = self.node_location(node, "/spec");
@@ -303,7 +355,11 @@ impl Renderer<'_> {
         );
         cluster.nodes[i].spec = Some(spec.clone());
         let node = &cluster.nodes[i];
-        if local_source.is_some_and(|l| *l != source) {
+        let mapped = self.settings.local_sources.iter().any(|m| {
+            (m.kind.as_str(), m.namespace.as_str(), m.name.as_str())
+                == (source.0.as_str(), source.1.as_str(), source.2.as_str())
+        });
+        if local_source.is_some_and(|l| *l != source) && !mapped {
             // Reported by the graph check: as not rendered when the cluster defines the
             // source, as a missing source when it does not.
             cluster.external.push(i);
@@ -322,7 +378,8 @@ impl Renderer<'_> {
             );
             return Vec::new();
         };
-        let dir = self.repo.root.join(&clean);
+        let root = self.roots.get(&source).cloned().unwrap_or_default();
+        let dir = self.repo.root.join(root).join(&clean);
         if !dir.is_dir() {
             let loc = self.node_location(node, "/spec/path");
             self.finding(
@@ -377,9 +434,24 @@ impl Renderer<'_> {
         fallback: Location,
         what: &str,
     ) -> Option<(Vec<Value>, BTreeSet<PathBuf>)> {
-        let mut fs = OverlayFs::new();
+        let disk = match RealFs::new(&self.repo.root) {
+            Ok(disk) => disk,
+            Err(e) => {
+                let message = format!("{what}: {}", self.scrub(&e.to_string()));
+                self.finding(
+                    Category::Render,
+                    Severity::Error,
+                    "render/build-failed",
+                    fallback,
+                    message,
+                    Some(what.to_string()),
+                );
+                return None;
+            }
+        };
+        let mut fs = OverlayFs::new(disk.clone());
         if let Some(spec) = spec.filter(|s| s.has_build_settings()) {
-            match flux_kustomization_file(dir, spec) {
+            match flux_kustomization_file(&disk, dir, spec) {
                 Ok((path, text)) => fs.insert(path, text.into_bytes()),
                 Err(e) => {
                     let loc = self.error_location(&e, &BTreeSet::new(), fallback);
@@ -405,10 +477,18 @@ impl Renderer<'_> {
             Ok(objects) => Some((objects, read)),
             Err(e) => {
                 let loc = self.error_location(&e, &read, fallback);
+                // A remote resource (`https://…/crd.yaml`) is fetched by the controller; the
+                // offline gate cannot check it, which is no fault of the repository.
+                let (severity, rule) = match e {
+                    keelson_kustomize::Error::Remote { .. } => {
+                        (Severity::Warning, "render/remote-resource")
+                    }
+                    _ => (Severity::Error, "render/build-failed"),
+                };
                 self.finding(
                     Category::Render,
-                    Severity::Error,
-                    "render/build-failed",
+                    severity,
+                    rule,
                     loc,
                     format!("{what}: {}", self.scrub(&e.to_string())),
                     Some(what.to_string()),
@@ -433,6 +513,17 @@ impl Renderer<'_> {
         fallback: Location,
     ) -> Location {
         use keelson_kustomize::Error as E;
+        // A remote resource: the kustomization line that lists it.
+        if let E::Remote { path, resource } = e
+            && let Some(text) = self
+                .repo
+                .yaml
+                .get(&self.repo.relative(path))
+                .map(|y| &y.text)
+            && let Some(n) = text.lines().position(|l| l.contains(resource.as_str()))
+        {
+            return Location::new(self.repo.relative(path), n + 1);
+        }
         let (path, line) = match e {
             E::Yaml { path, source } => (path, parse_error_line(source)),
             E::Io { path, .. }
@@ -475,452 +566,12 @@ impl Renderer<'_> {
         }
         fallback
     }
-
-    /// postBuild substitution, reporting variables left without a value.
-    #[allow(clippy::too_many_arguments)]
-    fn substitute(
-        &mut self,
-        cluster: &Cluster,
-        ns: &str,
-        key: &str,
-        post: &keelson_api::kustomization::PostBuild,
-        objects: &mut [Value],
-        read: &BTreeSet<PathBuf>,
-        fallback: &Location,
-    ) {
-        let mut vars = BTreeMap::new();
-        let mut complete = true;
-        for from in &post.substitute_from {
-            match self.lookup_values(cluster, &from.kind, ns, &from.name) {
-                Some(values) => vars.extend(values),
-                None if from.optional => {}
-                None => {
-                    complete = false;
-                    self.finding(
-                        Category::Render,
-                        Severity::Warning,
-                        "render/substitution-source-missing",
-                        fallback.clone(),
-                        format!(
-                            "Kustomization {key}: substituteFrom {}/{ns}/{} is not in the repository; its variables cannot be checked",
-                            from.kind, from.name
-                        ),
-                        Some(format!("Kustomization/{key}")),
-                    );
-                }
-            }
-        }
-        vars.extend(post.substitute.clone());
-        for name in vars.keys() {
-            if !keelson_kustomize::substitute::valid_name(name) {
-                self.finding(
-                    Category::Render,
-                    Severity::Error,
-                    "render/invalid-variable",
-                    fallback.clone(),
-                    format!(
-                        "Kustomization {key}: '{name}' is not a valid substitution variable name"
-                    ),
-                    Some(format!("Kustomization/{key}")),
-                );
-            }
-        }
-        let disabled = keelson_api::kustomization::SUBSTITUTE_ANNOTATION;
-        for object in objects.iter_mut() {
-            let meta = &object["metadata"];
-            if meta["annotations"][disabled] == "disabled" || meta["labels"][disabled] == "disabled"
-            {
-                continue;
-            }
-            let yaml = keelson_manifest::to_yaml(object);
-            let id = display_id(object);
-            let location = self
-                .repo
-                .origin_of(object, read)
-                .map(|o| self.repo.location(&o, ""))
-                .unwrap_or_else(|| fallback.clone());
-            match keelson_kustomize::substitute::substitute_lenient(&yaml, &vars) {
-                Ok((replaced, unset)) => {
-                    let unset: BTreeSet<String> = unset.into_iter().collect();
-                    let parsed = if replaced == yaml {
-                        None
-                    } else {
-                        Some(keelson_manifest::parse_value(&replaced))
-                    };
-                    // An unset variable becomes "" (Flux without strict substitution), which
-                    // can leave invalid YAML (`image: nginx:${tag}` → `image: nginx:`): the
-                    // variable is the fault, reported once with that consequence.
-                    let broken = if !unset.is_empty()
-                        && let Some(Err(e)) = &parsed
-                    {
-                        Some(format!(
-                            "; left empty, the object is no longer valid YAML ({e})"
-                        ))
-                    } else {
-                        None
-                    };
-                    for name in &unset {
-                        let line = self.variable_line(&location, name);
-                        self.finding(
-                            Category::Render,
-                            if complete { Severity::Error } else { Severity::Warning },
-                            "render/unresolved-variable",
-                            line,
-                            format!(
-                                "{id}: variable ${{{name}}} has no value (Kustomization {key} postBuild){}",
-                                broken.as_deref().unwrap_or("")
-                            ),
-                            Some(id.clone()),
-                        );
-                    }
-                    match parsed {
-                        Some(Ok(v)) => *object = v,
-                        Some(Err(e)) if broken.is_none() => self.finding(
-                            Category::Render,
-                            Severity::Error,
-                            "render/substitution-failed",
-                            location.clone(),
-                            format!("{id}: invalid YAML after substitution: {e}"),
-                            Some(id.clone()),
-                        ),
-                        _ => {}
-                    }
-                }
-                Err(e) => self.finding(
-                    Category::Render,
-                    Severity::Error,
-                    "render/substitution-failed",
-                    location.clone(),
-                    format!("{id}: {e}"),
-                    Some(id.clone()),
-                ),
-            }
-        }
-    }
-
-    /// The line where `${name}` is written, searching from the object's document start.
-    fn variable_line(&self, location: &Location, name: &str) -> Location {
-        if let Some(file) = self.repo.yaml.get(&location.file) {
-            let start = location.line.saturating_sub(1);
-            let needle = format!("${{{name}");
-            if let Some(n) = file
-                .text
-                .lines()
-                .skip(start)
-                .position(|l| l.contains(&needle))
-            {
-                return Location::new(&location.file, start + n + 1);
-            }
-        }
-        location.clone()
-    }
-
-    /// The values of the ConfigMap or Secret `ns/name`: rendered in this cluster first, else
-    /// written anywhere in the repository. SOPS-encrypted values are unknown but their keys
-    /// count as set.
-    fn lookup_values(
-        &self,
-        cluster: &Cluster,
-        kind: &str,
-        ns: &str,
-        name: &str,
-    ) -> Option<BTreeMap<String, String>> {
-        let matches = |v: &Value| {
-            str_at(v, &["kind"]) == kind
-                && str_at(v, &["metadata", "name"]) == name
-                && (str_at(v, &["metadata", "namespace"]) == ns
-                    || str_at(v, &["metadata", "namespace"]).is_empty())
-        };
-        let object = cluster
-            .objects
-            .iter()
-            .map(|&i| &self.out.objects[i].object)
-            .find(|v| matches(v))
-            .or_else(|| {
-                self.repo
-                    .documents("", kind)
-                    .map(|(v, _)| v)
-                    .find(|v| matches(v))
-            })?;
-        let encrypted = object.get("sops").is_some();
-        let mut values = BTreeMap::new();
-        for field in ["data", "stringData"] {
-            let Some(map) = object.get(field).and_then(Value::as_object) else {
-                continue;
-            };
-            for (k, v) in map {
-                let text = v.as_str().unwrap_or_default();
-                let value = if encrypted {
-                    "encrypted".to_string()
-                } else if kind == "Secret" && field == "data" {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default()
-                } else {
-                    text.to_string()
-                };
-                values.insert(k.clone(), value);
-            }
-        }
-        Some(values)
-    }
-
-    /// dependsOn targets, cycles, sourceRefs and objects deployed twice.
-    fn check_graph(&mut self, cluster: &Cluster) {
-        let objects: Vec<&Rendered> = cluster
-            .objects
-            .iter()
-            .map(|&i| &self.out.objects[i])
-            .collect();
-        let mut sources: BTreeSet<(String, String, String)> = BTreeSet::new();
-        for r in &objects {
-            let (group, _) =
-                keelson_manifest::split_api_version(str_at(&r.object, &["apiVersion"]));
-            if group == SOURCE_GROUP {
-                sources.insert((
-                    str_at(&r.object, &["kind"]).to_string(),
-                    str_at(&r.object, &["metadata", "namespace"]).to_string(),
-                    str_at(&r.object, &["metadata", "name"]).to_string(),
-                ));
-            }
-        }
-        // Flux 2.7's ArtifactGenerator (source-watcher) defines one ExternalArtifact per
-        // `spec.artifacts[].name`, in its own namespace.
-        for r in &objects {
-            let (group, _) =
-                keelson_manifest::split_api_version(str_at(&r.object, &["apiVersion"]));
-            if group == "source.extensions.fluxcd.io"
-                && str_at(&r.object, &["kind"]) == "ArtifactGenerator"
-            {
-                let ns = default_ns(&r.object).to_string();
-                for artifact in r
-                    .object
-                    .pointer("/spec/artifacts")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let name = str_at(artifact, &["name"]);
-                    if !name.is_empty() {
-                        sources.insert(("ExternalArtifact".into(), ns.clone(), name.to_string()));
-                    }
-                }
-            }
-        }
-        sources.extend(cluster.local_source.clone());
-        let mut findings = Vec::new();
-        // A Kustomization reading another source the cluster defines deploys objects (and
-        // maybe Kustomizations) the gate cannot see: the cluster is incomplete.
-        let mut incomplete = false;
-        for &i in &cluster.external {
-            let node = &cluster.nodes[i];
-            let Some(spec) = &node.spec else { continue };
-            let source = source_key(
-                &serde_json::to_value(&spec.source_ref).unwrap_or_default(),
-                &node.ns,
-            );
-            if !sources.contains(&source) {
-                continue;
-            }
-            incomplete = true;
-            let key = node.key();
-            findings.push(
-                Finding::new(
-                    Category::Render,
-                    Severity::Info,
-                    "render/external-source",
-                    self.node_location(node, "/spec/sourceRef"),
-                    format!(
-                        "Kustomization {key} reads {}/{}/{}, not this repository; not rendered",
-                        source.0, source.1, source.2
-                    ),
-                )
-                .with_object(format!("Kustomization/{key}")),
-            );
-        }
-        // Edges of the dependsOn graph, for the cycle search.
-        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); cluster.nodes.len()];
-        for (i, node) in cluster.nodes.iter().enumerate() {
-            let Some(spec) = &node.spec else { continue };
-            let key = node.key();
-            for (d, dep) in spec.depends_on.iter().enumerate() {
-                let dep_ns = dep.namespace.clone().unwrap_or_else(|| node.ns.clone());
-                let dep_key = format!("{dep_ns}/{}", dep.name);
-                match cluster.index.get(&dep_key) {
-                    Some(&j) => edges[i].push(j),
-                    None => findings.push(
-                        Finding::new(
-                            Category::Graph,
-                            if incomplete { Severity::Warning } else { Severity::Error },
-                            "graph/missing-dependency",
-                            self.node_location(node, &format!("/spec/dependsOn/{d}")),
-                            format!("Kustomization {key} depends on {dep_key}, which no Kustomization of this cluster defines"),
-                        )
-                        .with_object(format!("Kustomization/{key}")),
-                    ),
-                }
-            }
-            let src = &spec.source_ref;
-            let src_ns = src.namespace.clone().unwrap_or_else(|| node.ns.clone());
-            if !sources.contains(&(src.kind.clone(), src_ns.clone(), src.name.clone())) {
-                findings.push(
-                    Finding::new(
-                        Category::Graph,
-                        Severity::Error,
-                        "graph/missing-source",
-                        self.node_location(node, "/spec/sourceRef"),
-                        format!(
-                            "Kustomization {key}: sourceRef {}/{src_ns}/{} is not defined in this cluster",
-                            src.kind, src.name
-                        ),
-                    )
-                    .with_object(format!("Kustomization/{key}")),
-                );
-            }
-        }
-        for cycle in cycles(&edges) {
-            let first = &cluster.nodes[cycle[0]];
-            let names: Vec<String> = cycle
-                .iter()
-                .chain(std::iter::once(&cycle[0]))
-                .map(|&i| cluster.nodes[i].key())
-                .collect();
-            findings.push(
-                Finding::new(
-                    Category::Graph,
-                    Severity::Error,
-                    "graph/dependency-cycle",
-                    self.node_location(first, "/spec/dependsOn"),
-                    format!("dependsOn cycle: {}", names.join(" -> ")),
-                )
-                .with_object(format!("Kustomization/{}", first.key())),
-            );
-        }
-        // HelmRelease sources.
-        for r in &objects {
-            let (group, _) =
-                keelson_manifest::split_api_version(str_at(&r.object, &["apiVersion"]));
-            if group != HELM_GROUP || str_at(&r.object, &["kind"]) != "HelmRelease" {
-                continue;
-            }
-            let hr_ns = str_at(&r.object, &["metadata", "namespace"]);
-            let (pointer, src) = match r.object.pointer("/spec/chart/spec/sourceRef") {
-                Some(s) => ("/spec/chart/spec/sourceRef", s),
-                None => match r.object.pointer("/spec/chartRef") {
-                    Some(s) => ("/spec/chartRef", s),
-                    None => continue,
-                },
-            };
-            let key = source_key(src, hr_ns);
-            if !sources.contains(&key) {
-                let id = display_id(&r.object);
-                findings.push(
-                    Finding::new(
-                        Category::Graph,
-                        Severity::Error,
-                        "graph/missing-source",
-                        r.location(self.repo, pointer),
-                        format!(
-                            "{id}: sourceRef {}/{}/{} is not defined in this cluster",
-                            key.0, key.1, key.2
-                        ),
-                    )
-                    .with_object(id),
-                );
-            }
-        }
-        // Objects deployed by two Kustomizations.
-        let mut owners: HashMap<(String, String, String, String), &Rendered> = HashMap::new();
-        for r in &objects {
-            let id = ObjectId::of(&r.object);
-            let k = (id.group, id.kind, id.namespace, id.name);
-            match owners.get(&k) {
-                Some(first) if first.owner != r.owner => {
-                    let oid = display_id(&r.object);
-                    findings.push(
-                        Finding::new(
-                            Category::Graph,
-                            Severity::Error,
-                            "graph/duplicate-object",
-                            r.location(self.repo, ""),
-                            format!(
-                                "{oid} is deployed by Kustomization {} and by Kustomization {}",
-                                first.owner.as_deref().unwrap_or("?"),
-                                r.owner.as_deref().unwrap_or("?")
-                            ),
-                        )
-                        .with_object(oid),
-                    );
-                }
-                Some(_) => {}
-                None => {
-                    owners.insert(k, r);
-                }
-            }
-        }
-        self.out.findings.extend(findings);
-    }
-
-    /// Builds the kustomization trees no Flux Kustomization reached.
-    fn plain_trees(&mut self) {
-        let repo = self.repo;
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        for rel in &repo.files {
-            let Some(name) = rel.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if !KUSTOMIZATION_FILE_NAMES.contains(&name) {
-                continue;
-            }
-            // A Flux Kustomization stored in a file named kustomization.yaml is not one.
-            let is_flux = repo.yaml.get(rel).is_some_and(|y| {
-                y.docs
-                    .iter()
-                    .any(|d| str_at(&d.value, &["apiVersion"]).starts_with(KUSTOMIZE_GROUP))
-            });
-            if !is_flux {
-                dirs.push(rel.parent().map(Path::to_path_buf).unwrap_or_default());
-            }
-        }
-        dirs.sort_by_key(|d| (d.components().count(), d.clone()));
-        for rel in dirs {
-            let dir = repo.root.join(&rel);
-            let covered = KUSTOMIZATION_FILE_NAMES
-                .iter()
-                .any(|n| self.read_all.contains(&dir.join(n)));
-            if covered {
-                continue;
-            }
-            let file = KUSTOMIZATION_FILE_NAMES
-                .iter()
-                .map(|n| rel.join(n))
-                .find(|p| repo.yaml.contains_key(p))
-                .unwrap_or_else(|| rel.join("kustomization.yaml"));
-            let fallback = Location::new(&file, 1);
-            let what = format!("kustomization {}", rel.display());
-            let Some((objects, read)) = self.build(&dir, None, fallback.clone(), &what) else {
-                continue;
-            };
-            self.out.plain_trees += 1;
-            for object in objects {
-                let origin = repo.origin_of(&object, &read);
-                self.out.objects.push(Rendered {
-                    object,
-                    origin,
-                    fallback: fallback.clone(),
-                    owner: None,
-                    cluster: None,
-                    via: None,
-                });
-            }
-        }
-    }
 }
 
 /// Writes the Flux build settings of `spec` into the kustomization file of `dir` (generated
 /// when the directory has none), returning the path and text for the overlay.
 fn flux_kustomization_file(
+    disk: &RealFs,
     dir: &Path,
     spec: &KustomizationSpec,
 ) -> Result<(PathBuf, String), keelson_kustomize::Error> {
@@ -930,11 +581,14 @@ fn flux_kustomization_file(
         .find(|p| p.is_file());
     let (path, mut doc) = match existing {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| keelson_kustomize::Error::Io {
+            let bytes = disk
+                .read(&path)
+                .map_err(|source| keelson_kustomize::Error::Io {
                     path: path.clone(),
                     source,
                 })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| keelson_kustomize::Error::invalid(&path, "not UTF-8 text"))?;
             let doc = keelson_manifest::parse_value(&text).map_err(|source| {
                 keelson_kustomize::Error::Yaml {
                     path: path.clone(),
@@ -944,18 +598,17 @@ fn flux_kustomization_file(
             (path, doc)
         }
         None => {
-            let resources: Vec<Value> =
-                keelson_kustomize::implicit_kustomization(&keelson_kustomize::RealFs, dir)?
-                    .iter()
-                    .map(|p| {
-                        Value::String(
-                            p.strip_prefix(dir)
-                                .unwrap_or(p)
-                                .to_string_lossy()
-                                .into_owned(),
-                        )
-                    })
-                    .collect();
+            let resources: Vec<Value> = keelson_kustomize::implicit_kustomization(disk, dir)?
+                .iter()
+                .map(|p| {
+                    Value::String(
+                        p.strip_prefix(dir)
+                            .unwrap_or(p)
+                            .to_string_lossy()
+                            .into_owned(),
+                    )
+                })
+                .collect();
             let doc = serde_json::json!({
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
@@ -1073,68 +726,12 @@ pub fn clean_rel(path: &str) -> Option<PathBuf> {
 }
 
 fn parse_error_line(e: &keelson_manifest::ParseError) -> usize {
-    use keelson_manifest::ParseError as P;
-    match e {
-        P::Syntax { line, .. } | P::DuplicateKey { line, .. } | P::Unsupported { line, .. } => {
-            *line
-        }
-    }
-}
-
-/// The elementary cycles of a directed graph, each once (smallest node first), found by DFS.
-fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let mut found: BTreeSet<Vec<usize>> = BTreeSet::new();
-    // 0 unvisited, 1 on stack, 2 done
-    let mut state = vec![0u8; edges.len()];
-    let mut stack: Vec<usize> = Vec::new();
-    fn dfs(
-        n: usize,
-        edges: &[Vec<usize>],
-        state: &mut [u8],
-        stack: &mut Vec<usize>,
-        found: &mut BTreeSet<Vec<usize>>,
-    ) {
-        state[n] = 1;
-        stack.push(n);
-        for &m in &edges[n] {
-            if state[m] == 1 {
-                if let Some(pos) = stack.iter().position(|&x| x == m) {
-                    let mut cycle = stack[pos..].to_vec();
-                    if let Some(min) = cycle
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, v)| **v)
-                        .map(|(i, _)| i)
-                    {
-                        cycle.rotate_left(min);
-                    }
-                    found.insert(cycle);
-                }
-            } else if state[m] == 0 {
-                dfs(m, edges, state, stack, found);
-            }
-        }
-        stack.pop();
-        state[n] = 2;
-    }
-    for n in 0..edges.len() {
-        if state[n] == 0 {
-            dfs(n, edges, &mut state, &mut stack, &mut found);
-        }
-    }
-    found.into_iter().collect()
+    e.line()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_cycles_once() {
-        let edges = vec![vec![1], vec![2], vec![0], vec![3], vec![]];
-        assert_eq!(cycles(&edges), vec![vec![0, 1, 2], vec![3]]);
-        assert!(cycles(&[vec![1], vec![]]).is_empty());
-    }
 
     #[test]
     fn cleans_flux_paths() {

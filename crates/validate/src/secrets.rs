@@ -229,7 +229,11 @@ impl Scanner {
                 if rule.entropy > 0.0 && entropy(value) < rule.entropy {
                     continue;
                 }
-                if rule.id == GENERIC && !plausible_generic(value) {
+                if rule.id == GENERIC
+                    && (!plausible_generic(value)
+                        || names_something(assigned_key(content, secret.start()), value)
+                        || names_a_host(content, value))
+                {
                     continue;
                 }
                 let line = line_of(content, secret.start());
@@ -296,6 +300,158 @@ fn plausible_generic(value: &[u8]) -> bool {
         ]
         .iter()
         .any(|w| lower.contains(w))
+}
+
+/// The key a generic value is assigned to: the last identifier before the value on its line
+/// (`existingSecret` in `existingSecret: x`, `WEBHOOK_SECRET_FILE` in `WEBHOOK_SECRET_FILE=x`).
+fn assigned_key(content: &[u8], value_start: usize) -> &[u8] {
+    let line_start = content[..value_start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let before = &content[line_start..value_start];
+    let end = before
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'"' | b'\'' | b':' | b'=' | b'>'))
+        .map_or(0, |p| p + 1);
+    let start = before[..end]
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+        .map_or(0, |p| p + 1);
+    &before[start..end]
+}
+
+/// File extensions of values that name a file rather than hold a secret
+/// (`secretKey: app-7c48d-e078848c9fb0.json`).
+const FILE_EXTENSIONS: &[&str] = &[
+    "json",
+    "yaml",
+    "yml",
+    "toml",
+    "ini",
+    "conf",
+    "cfg",
+    "txt",
+    "env",
+    "pem",
+    "crt",
+    "cert",
+    "key",
+    "pub",
+    "p12",
+    "pfx",
+    "jks",
+    "der",
+    "csr",
+    "sh",
+    "py",
+    "js",
+    "db",
+    "sqlite",
+    "xml",
+    "properties",
+];
+
+/// Whether the value assigned to `key` names a credential instead of being one: a path
+/// (`/run/secrets/webhook_secret`), a file name, or, under a key that holds a reference
+/// (`secretName`, `existingSecret`, `*_FILE`, `*Ref`), an object name; also a Kubernetes name
+/// made of words (`oauth2-proxy-dex`) under a key ending in `secret`, the Helm charts'
+/// convention for "the Secret to read".
+fn names_something(key: &[u8], value: &[u8]) -> bool {
+    let key = String::from_utf8_lossy(key).to_ascii_lowercase();
+    let value = String::from_utf8_lossy(value);
+    if is_path(&value) || is_file_name(&value) || is_variable_name(&value) {
+        return true;
+    }
+    let reference_key = key.starts_with("existing")
+        || ["name", "names", "ref", "file", "path", "dir"]
+            .iter()
+            .any(|s| key.ends_with(s));
+    let secret_key = key.ends_with("secret") || key.ends_with("secrets");
+    (reference_key && is_object_name(&value)) || (secret_key && is_worded_name(&value))
+}
+
+/// An object name all of whose segments are words with at most two trailing digits, or short
+/// numbers (`oauth2-proxy-dex`, `grafana-admin-2`): what a person names, not what a generator
+/// emits.
+fn is_worded_name(value: &str) -> bool {
+    is_object_name(value)
+        && value.split(['-', '.']).all(|seg| {
+            let letters = seg.bytes().take_while(u8::is_ascii_lowercase).count();
+            let digits = seg.len() - letters;
+            seg.bytes().skip(letters).all(|b| b.is_ascii_digit())
+                && if letters == 0 {
+                    (1..=3).contains(&digits)
+                } else {
+                    digits <= 2
+                }
+        })
+}
+
+/// An environment variable or key name (`CONTEXT7_API_KEY` under an ExternalSecret's
+/// `secretKey`): upper case words joined by `_`.
+fn is_variable_name(value: &str) -> bool {
+    value.contains('_')
+        && !value.starts_with('_')
+        && value.split('_').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+        && value
+            .split('_')
+            .any(|w| w.bytes().filter(u8::is_ascii_uppercase).count() >= 3)
+}
+
+/// Whether the value is also the host of a URL in the same file
+/// (`apiBase: http://llama-strix-fp8.llm:8080` beside `apiKey: llama-strix-fp8`, the dummy key
+/// a keyless local server takes): a name, not a secret.
+fn names_a_host(content: &[u8], value: &[u8]) -> bool {
+    let mut needle = b"//".to_vec();
+    needle.extend_from_slice(value);
+    content
+        .windows(needle.len())
+        .any(|w| w == needle.as_slice())
+}
+
+/// An absolute or relative path of at least two segments, none of them base64 padding or
+/// `+` (which a path rarely holds and base64 often does).
+fn is_path(value: &str) -> bool {
+    let rest = value
+        .strip_prefix("./")
+        .or_else(|| value.strip_prefix("~/"))
+        .or_else(|| value.strip_prefix('/'));
+    let Some(rest) = rest else { return false };
+    let segments: Vec<&str> = rest.split('/').collect();
+    segments.len() >= 2
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        })
+}
+
+/// A file name: a stem and one of [`FILE_EXTENSIONS`].
+fn is_file_name(value: &str) -> bool {
+    value.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && !stem.contains('/')
+            && FILE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+    })
+}
+
+/// A Kubernetes object name (DNS-1123: lowercase, digits, `-`, `.`) with at least one
+/// segment that is a word (three or more letters, not all hexadecimal), so a lowercase UUID or
+/// hex string is not taken for a name.
+fn is_object_name(value: &str) -> bool {
+    let dns = value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    dns && value.split(['-', '.']).any(|seg| {
+        seg.len() >= 3
+            && seg.bytes().all(|b| b.is_ascii_lowercase())
+            && seg.bytes().any(|b| b > b'f')
+    })
 }
 
 /// Shannon entropy in bits per byte.

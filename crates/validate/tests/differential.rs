@@ -581,6 +581,7 @@ fn corpus_helm_releases_agree_with_helm_template_and_kubeconform() {
         &repo,
         &render::Settings {
             chart_cache: Some(cache.clone()),
+            ..render::Settings::default()
         },
     );
     // podinfo in staging and production, cert-manager and ingress-nginx in both clusters.

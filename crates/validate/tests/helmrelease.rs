@@ -229,6 +229,7 @@ fn charts_in_the_repository_and_the_cache_are_rendered_at_their_helmrelease() {
         &repo,
         &render::Settings {
             chart_cache: Some(cache),
+            ..render::Settings::default()
         },
     );
     let cm = out

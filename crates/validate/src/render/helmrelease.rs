@@ -22,6 +22,7 @@ use keelson_helm::render::RenderOptions;
 use keelson_helm::semver::{Constraints, Version};
 use keelson_helm::value::{Map, Value as HelmValue};
 use keelson_helm::valuesfrom::ValuesFrom;
+use keelson_kustomize::FileSystem as _;
 use serde_json::Value;
 
 use super::{Cluster, HELM_GROUP, Rendered, Renderer, clean_rel, default_ns, display_id, str_at};
@@ -358,7 +359,16 @@ impl Renderer<'_> {
                         spec.pointer,
                     ));
                 };
-                let dir = self.repo.root.join(rel);
+                let root = self
+                    .roots
+                    .get(&(
+                        spec.source_kind.clone(),
+                        spec.source_ns.clone(),
+                        spec.source_name.clone(),
+                    ))
+                    .cloned()
+                    .unwrap_or_default();
+                let dir = self.repo.root.join(root).join(rel);
                 if !dir.join("Chart.yaml").is_file() {
                     return Err(NotRendered::Failed(
                         format!(
@@ -414,14 +424,14 @@ impl Renderer<'_> {
         spec: &ChartSpec,
     ) -> Result<Map, NotRendered> {
         let mut merged = Map::new();
+        // Values files come from the checkout only, never through a symlink or `..` out of it.
+        let disk = keelson_kustomize::RealFs::new(&self.repo.root).ok();
+        let read = |path: PathBuf| disk.as_ref().and_then(|d| d.read(&path).ok());
         for file in &spec.values_files {
             let rel = file.trim_start_matches("./");
             let text = match at {
-                ChartAt::Dir(dir) => std::fs::read(dir.join(rel))
-                    .ok()
-                    .or_else(|| {
-                        clean_rel(rel).and_then(|p| std::fs::read(self.repo.root.join(p)).ok())
-                    })
+                ChartAt::Dir(dir) => read(dir.join(rel))
+                    .or_else(|| clean_rel(rel).and_then(|p| read(self.repo.root.join(p))))
                     .map(|b| String::from_utf8_lossy(&b).into_owned()),
                 ChartAt::Archive(_) if rel == "values.yaml" => Some(keelson_helm::yaml::to_yaml(
                     &HelmValue::map(chart.values.clone()),
