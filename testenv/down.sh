@@ -7,6 +7,11 @@ run=$KEELSON_TESTENV_RUN
 keep_logs=false
 [[ "${1:-}" == --keep-logs ]] && keep_logs=true
 [[ -d "$run/pids" ]] || { log "nothing to stop"; exit 0; }
+# The real node of `up.sh --real-node` first: its pods are stopped through the kubelet while the
+# apiserver still answers.
+# shellcheck source=/dev/null
+source "$testenv_dir/realnode.sh"
+realnode_stop
 # Reverse start order: clients first, etcd last.
 for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   f=$run/pids/$name.pid

@@ -3,15 +3,20 @@
 # kube-scheduler and kwok (fake nodes and pod lifecycle), all with TLS on free ports.
 # Writes the admin kubeconfig to $KEELSON_TESTENV_RUN/kubeconfig (default
 # ~/.cache/keelson/run/kubeconfig). Idempotent: if the recorded control plane answers, does nothing.
-# Usage: testenv/up.sh [--nodes N] [--check]   (--check: exit 0 if the control plane is up, 1 if not)
+# Usage: testenv/up.sh [--nodes N] [--real-node] [--check]
+#   --check      exit 0 if the control plane is up (and with --real-node its real node Ready), 1 if not
+#   --real-node  also a real node (kubelet, containerd, runc, CNI bridge) that runs pods for real;
+#                needs root; see testenv/realnode.sh and testenv/node-check.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 nodes=${KEELSON_TESTENV_NODES:-3}
 check=false
+real_node=false
 while (($#)); do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
     --check) check=true; shift ;;
+    --real-node) real_node=true; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -24,7 +29,16 @@ readyz() {
   curl -fsS --max-time 3 --cacert "$run/pki/ca.crt" --cert "$run/pki/admin.crt" --key "$run/pki/admin.key" \
     "$(cat "$run/server" 2>/dev/null)/readyz" >/dev/null 2>&1
 }
+if $real_node; then
+  # shellcheck source=/dev/null
+  source "$testenv_dir/realnode.sh"
+fi
 if [[ -f "$run/server" && -f "$kubeconfig" ]] && readyz; then
+  if $real_node && ! realnode_is_ready; then
+    $check && exit 1
+    die "the control plane in $run is up without a Ready real node (the apiserver needs flags for it):" \
+      "run testenv/down.sh, then testenv/up.sh --real-node"
+  fi
   $check || log "control plane already up: $kubeconfig"
   exit 0
 fi
@@ -34,7 +48,13 @@ if [[ -d "$run/pids" ]]; then
   "$testenv_dir/down.sh" || true
 fi
 
-"$testenv_dir/build.sh" kubernetes kwok
+if $real_node; then
+  "$testenv_dir/setup-debian.sh" --real-node
+  realnode_preflight
+  "$testenv_dir/build.sh" kubernetes kwok kubelet
+else
+  "$testenv_dir/build.sh" kubernetes kwok
+fi
 bin=$KEELSON_TESTENV_BIN
 mkdir -p "$run"/{pki,pids,logs,etcd-data}
 
@@ -69,15 +89,17 @@ cert() { # name subject san(or "") ext(server|client|both)
     -days 3650 -sha256 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
   rm -f "$pki/$name.csr" "$pki/$name.ext"
 }
+local_san="DNS:localhost,IP:127.0.0.1"
+apiserver_san="$local_san,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+# Pods on the real node reach the apiserver at the bridge's gateway address.
+$real_node && apiserver_san+=",IP:$REAL_NODE_GW"
 if [[ ! -f "$pki/ca.crt" ]]; then
   log "generating CA, serving and client certificates, service-account keys"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 3650 \
     -subj "/CN=keelson-testenv-ca" -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
-  local_san="DNS:localhost,IP:127.0.0.1"
   cert etcd "/CN=etcd" "$local_san" both
-  cert apiserver "/CN=kube-apiserver" \
-    "$local_san,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" server
+  cert apiserver "/CN=kube-apiserver" "$apiserver_san" server
   cert apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "" client
   cert admin "/O=system:masters/CN=keelson-admin" "" client
   cert controller-manager "/CN=system:kube-controller-manager" "" client
@@ -85,6 +107,14 @@ if [[ ! -f "$pki/ca.crt" ]]; then
   cert kwok "/O=system:masters/CN=kwok" "" client
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+fi
+if $real_node; then
+  # A PKI kept from a run without the real node (down.sh --keep-logs) lacks the gateway address.
+  if ! openssl x509 -in "$pki/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -qF "IP Address:$REAL_NODE_GW"; then
+    log "re-issuing the apiserver's serving certificate with $REAL_NODE_GW"
+    cert apiserver "/CN=kube-apiserver" "$apiserver_san" server
+  fi
+  realnode_certs
 fi
 
 etcd_port=$(free_port); etcd_peer_port=$(free_port); api_port=$(free_port)
@@ -138,6 +168,8 @@ for _ in $(seq 1 100); do
 done
 
 # ---------- kube-apiserver ----------
+realnode_apiserver_flags=()
+if $real_node; then realnode_apiserver_args; fi
 log "starting kube-apiserver on $server"
 start kube-apiserver "$bin/kube-apiserver" \
   --etcd-servers "https://127.0.0.1:$etcd_port" --etcd-cafile "$pki/ca.crt" \
@@ -148,7 +180,7 @@ start kube-apiserver "$bin/kube-apiserver" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none \
-  --profiling=false --v 1
+  --profiling=false --v 1 ${realnode_apiserver_flags[@]+"${realnode_apiserver_flags[@]}"}
 echo "$server" > "$run/server"
 for i in $(seq 1 300); do
   readyz && break
@@ -215,5 +247,10 @@ for i in $(seq 1 300); do
   ((i == 300)) && fail "the default ServiceAccount was never created"
   sleep 0.2
 done
+if $real_node; then realnode_start; fi
 mv "$run/kubeconfig.tmp" "$kubeconfig"
-log "control plane up: $nodes nodes Ready; KUBECONFIG=$kubeconfig"
+if $real_node; then
+  log "control plane up: $nodes kwok nodes and the real node $REAL_NODE_NAME Ready; KUBECONFIG=$kubeconfig"
+else
+  log "control plane up: $nodes nodes Ready; KUBECONFIG=$kubeconfig"
+fi
