@@ -19,7 +19,7 @@ for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   pid=$(cat "$f")
   # Each component leads its own process group (setsid in up.sh); signal only that group, and only
   # if the pid still names the program we started (pids are reused).
-  if [[ "$(cat "/proc/$pid/cmdline" 2>/dev/null | tr '\0' '\n' | head -1)" == */"$name" ]]; then
+  if pid_is "$name"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true

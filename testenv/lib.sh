@@ -24,3 +24,12 @@ KEELSON_TESTENV_BIN=${KEELSON_TESTENV_BIN:-$KEELSON_CACHE/testenv/$(testenv_hash
 
 log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# Whether the pid recorded as $KEELSON_TESTENV_RUN/pids/NAME.pid still runs the program NAME
+# (pids are reused: a live pid alone proves nothing).
+pid_is() { # name
+  local f=$KEELSON_TESTENV_RUN/pids/$1.pid pid
+  [[ -f "$f" ]] || return 1
+  pid=$(cat "$f")
+  [[ -n "$pid" && "$(tr '\0' '\n' 2>/dev/null < "/proc/$pid/cmdline" | head -1)" == */"$1" ]]
+}

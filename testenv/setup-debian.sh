@@ -18,8 +18,8 @@
 #   containernetworking-plugins  the CNI bridge, host-local and loopback plugins
 #   busybox-static               the one static binary of the test image
 #   gcc libc6-dev                a static pause binary for the pod sandbox image
-#   socat                        forwards the bridge's gateway address to the loopback apiserver
 #   iproute2                     ip: the bridge and network namespaces
+#   iptables                     the DNAT of the kubernetes Service's ClusterIP to the loopback apiserver
 # The packages' own services are never started (containerd runs from up.sh with its own config).
 set -euo pipefail
 
@@ -27,7 +27,7 @@ packages=(openssh-server openssh-client git python3 openssl hyperfine time ca-ce
 real_node=false
 if [[ "${1:-}" == --real-node ]]; then
   real_node=true
-  packages=(containerd runc containernetworking-plugins busybox-static gcc libc6-dev socat iproute2)
+  packages=(containerd runc containernetworking-plugins busybox-static gcc libc6-dev iproute2 iptables)
 elif (($#)); then
   echo "[setup-debian] unknown argument $1" >&2
   exit 2

@@ -4,7 +4,8 @@
 # Writes the admin kubeconfig to $KEELSON_TESTENV_RUN/kubeconfig (default
 # ~/.cache/keelson/run/kubeconfig). Idempotent: if the recorded control plane answers, does nothing.
 # Usage: testenv/up.sh [--nodes N] [--real-node] [--check]
-#   --check      exit 0 if the control plane is up (and with --real-node its real node Ready), 1 if not
+#   --check      exit 0 if the control plane is up (/readyz, and every recorded process runs) and with
+#                --real-node its real node Ready; 1 if not
 #   --real-node  also a real node (kubelet, containerd, runc, CNI bridge) that runs pods for real;
 #                needs root; see testenv/realnode.sh and testenv/node-check.sh
 set -euo pipefail
@@ -33,7 +34,15 @@ if $real_node; then
   # shellcheck source=/dev/null
   source "$testenv_dir/realnode.sh"
 fi
-if [[ -f "$run/server" && -f "$kubeconfig" ]] && readyz; then
+# Every process up.sh recorded still runs and is the program it started.
+processes_ok() {
+  local f
+  for f in "$run"/pids/*.pid; do
+    [[ -f "$f" ]] || continue
+    pid_is "$(basename "$f" .pid)" || return 1
+  done
+}
+if [[ -f "$run/server" && -f "$kubeconfig" ]] && readyz && processes_ok; then
   if $real_node && ! realnode_is_ready; then
     $check && exit 1
     die "the control plane in $run is up without a Ready real node (the apiserver needs flags for it):" \
@@ -49,9 +58,8 @@ if [[ -d "$run/pids" ]]; then
 fi
 
 if $real_node; then
-  "$testenv_dir/setup-debian.sh" --real-node
-  realnode_preflight
-  "$testenv_dir/build.sh" kubernetes kwok kubelet
+  realnode_preflight # one clear line and exit 1 when the node cannot run here
+  "$testenv_dir/build.sh" kubernetes kwok kubelet registry incluster
 else
   "$testenv_dir/build.sh" kubernetes kwok
 fi
