@@ -50,10 +50,11 @@ REAL_NODE_BUSYBOX_IMAGE=keelson.local/busybox:1
 # for its gateway: saved before the node starts and put back by down.sh.
 REAL_NODE_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
   kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward)
-# Host folders the kubelet, containerd, its shims and the CNI plugins create wherever their state
-# is configured; those missing before the start are recorded and removed by down.sh.
+# Host folders the kubelet, containerd, its shims, the CNI plugins and mount(8) (libmount's
+# /run/mount/utab) create wherever their state is configured; those missing before the start are
+# recorded and removed by down.sh.
 REAL_NODE_HOST_DIRS=(/var/log/containers /var/log/pods /run/containerd /var/lib/cni /run/netns
-  /var/run/netns /var/lib/kubelet /run/runc /etc/cni /opt/cni /var/lib/containerd)
+  /var/run/netns /var/lib/kubelet /run/runc /etc/cni /opt/cni /var/lib/containerd /run/mount)
 # The Debian packages the node needs (testenv/setup-debian.sh --real-node installs them).
 REAL_NODE_COMMANDS=(containerd ctr containerd-shim-runc-v2 runc ip iptables gcc strip findmnt)
 
@@ -448,8 +449,9 @@ realnode_stop() {
   node=$(realnode_dir) sock=$node/containerd/containerd.sock
   [[ -d "$node" ]] || return 0
   log "stopping the real node $REAL_NODE_NAME"
-  kubectl=("$KEELSON_TESTENV_BIN/kubectl" --kubeconfig "$run/kubeconfig" --request-timeout 10s)
-  [[ -f "$run/kubeconfig" ]] || kubectl=("$KEELSON_TESTENV_BIN/kubectl" --kubeconfig "$run/kubeconfig.tmp" --request-timeout 10s)
+  local kc=$run/kubeconfig
+  [[ -f "$kc" ]] || kc=$run/kubeconfig.tmp
+  kubectl=("$KEELSON_TESTENV_BIN/kubectl" --kubeconfig "$kc" --cache-dir "$run/kubectl-cache" --request-timeout 10s)
   if [[ -f "$run/server" ]] && realnode_api GET /readyz >/dev/null 2>&1 && pid_is kubelet \
     && realnode_api GET "/api/v1/nodes/$REAL_NODE_NAME" >/dev/null 2>&1; then
     log "real node: cordon and drain $REAL_NODE_NAME"

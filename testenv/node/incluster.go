@@ -7,7 +7,7 @@
 // check grants), and prints one line per answer:
 //
 //	user=system:serviceaccount:<ns>:<sa>
-//	pod=<name> node=<node> ip=<pod IP>
+//	pod=<name> uid=<uid> node=<node>
 //
 // Standard library only, built static (CGO_ENABLED=0) by testenv/build.sh into the busybox test
 // image, so it needs nothing in the image. Exits non-zero with the reason on any failure.
@@ -97,14 +97,12 @@ func main() {
 	var pod struct {
 		Metadata struct {
 			Name string `json:"name"`
+			UID  string `json:"uid"`
 		} `json:"metadata"`
 		Spec struct {
 			NodeName string `json:"nodeName"`
 		} `json:"spec"`
-		Status struct {
-			PodIP string `json:"podIP"`
-		} `json:"status"`
 	}
 	call("GET", "/api/v1/namespaces/"+namespace+"/pods/"+name, nil, &pod)
-	fmt.Printf("pod=%s node=%s ip=%s\n", pod.Metadata.Name, pod.Spec.NodeName, pod.Status.PodIP)
+	fmt.Printf("pod=%s uid=%s node=%s\n", pod.Metadata.Name, pod.Metadata.UID, pod.Spec.NodeName)
 }
