@@ -459,6 +459,7 @@ realnode_stop() {
       --grace-period 1 --timeout 60s > "$run/logs/drain.log" 2>&1 \
       || log "draining $REAL_NODE_NAME failed (see $run/logs/drain.log); removing its containers directly"
   fi
+  log "real node: stopping kubelet, containerd and its shims, the registry"
   realnode_kill kubelet
   if pid_is containerd; then
     local id
@@ -489,6 +490,7 @@ realnode_stop() {
     kill -KILL $procs 2>/dev/null || true
     sleep 0.3
   done
+  log "real node: removing what is left on the host (netns, mounts, veths, bridge, iptables, cgroups, folders, sysctls)"
   # Network namespaces of pods that the kubelet did not tear down: new since the start.
   local ns
   for ns in /run/netns/cni-*; do
