@@ -14,17 +14,7 @@ source "$testenv_dir/realnode.sh"
 realnode_stop
 # Reverse start order: clients first, etcd last.
 for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-  f=$run/pids/$name.pid
-  [[ -f "$f" ]] || continue
-  pid=$(cat "$f")
-  # Each component leads its own process group (setsid in up.sh); signal only that group, and only
-  # if the pid still names the program we started (pids are reused).
-  if pid_is "$name"; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
+  stop_recorded "$name"
 done
 if $keep_logs; then
   rm -rf "$run/etcd-data" "$run/pids" "$run/server" "$run/kubeconfig"

@@ -460,7 +460,7 @@ realnode_stop() {
       || log "draining $REAL_NODE_NAME failed (see $run/logs/drain.log); removing its containers directly"
   fi
   log "real node: stopping kubelet, containerd and its shims, the registry"
-  realnode_kill kubelet
+  stop_recorded kubelet 10
   if pid_is containerd; then
     local id
     for id in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
@@ -471,7 +471,7 @@ realnode_stop() {
       ctr -a "$sock" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true
     done
   fi
-  realnode_kill containerd
+  stop_recorded containerd 10
   # The shims outlive containerd by design; each recorded its pid in the task's state folder.
   local f pid
   for f in "$node"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
@@ -481,7 +481,7 @@ realnode_stop() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  realnode_kill registry
+  stop_recorded registry
   # Whatever still runs in the node's cgroups (container processes whose shim is gone).
   local mnt procs
   for _ in 1 2 3; do
@@ -543,17 +543,4 @@ realnode_stop() {
     done < "$node/sysctl.saved"
   fi
   rm -rf "$node"
-}
-
-# Like down.sh's loop: the process group of the recorded pid, only if it still is that program.
-realnode_kill() { # name
-  local f=$KEELSON_TESTENV_RUN/pids/$1.pid pid
-  [[ -f "$f" ]] || return 0
-  pid=$(cat "$f")
-  if pid_is "$1"; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
 }

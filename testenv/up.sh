@@ -97,17 +97,15 @@ cert() { # name subject san(or "") ext(server|client|both)
     -days 3650 -sha256 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
   rm -f "$pki/$name.csr" "$pki/$name.ext"
 }
-local_san="DNS:localhost,IP:127.0.0.1"
-apiserver_san="$local_san,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-# Pods on the real node reach the apiserver at the bridge's gateway address.
-$real_node && apiserver_san+=",IP:$REAL_NODE_GW"
 if [[ ! -f "$pki/ca.crt" ]]; then
   log "generating CA, serving and client certificates, service-account keys"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 3650 \
     -subj "/CN=keelson-testenv-ca" -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+  local_san="DNS:localhost,IP:127.0.0.1"
   cert etcd "/CN=etcd" "$local_san" both
-  cert apiserver "/CN=kube-apiserver" "$apiserver_san" server
+  cert apiserver "/CN=kube-apiserver" \
+    "$local_san,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" server
   cert apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "" client
   cert admin "/O=system:masters/CN=keelson-admin" "" client
   cert controller-manager "/CN=system:kube-controller-manager" "" client
@@ -116,14 +114,9 @@ if [[ ! -f "$pki/ca.crt" ]]; then
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 fi
-if $real_node; then
-  # A PKI kept from a run without the real node (down.sh --keep-logs) lacks the gateway address.
-  if ! openssl x509 -in "$pki/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -qF "IP Address:$REAL_NODE_GW"; then
-    log "re-issuing the apiserver's serving certificate with $REAL_NODE_GW"
-    cert apiserver "/CN=kube-apiserver" "$apiserver_san" server
-  fi
-  realnode_certs
-fi
+# The real node's kubelet certificates (pods reach the apiserver at the kubernetes Service's
+# 10.0.0.1, which the serving certificate above already names).
+if $real_node; then realnode_certs; fi
 
 etcd_port=$(free_port); etcd_peer_port=$(free_port); api_port=$(free_port)
 kcm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
