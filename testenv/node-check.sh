@@ -292,15 +292,17 @@ t_all=$(now)
 for current in node readiness logs exec pod-to-pod in-cluster deployment scheduling registry-pull no-internet; do
   t0=$(now)
   "check_${current//-/_}"
-  results+=("$(printf '%-14s %5ss' "$current" "$(elapsed "$t0")")")
-  log "ok   $current ($(elapsed "$t0")s)"
+  d=$(elapsed "$t0")
+  results+=("$(printf '%-14s %5ss' "$current" "$d")")
+  log "ok   $current (${d}s)"
 done
 current=cleanup
 t0=$(now)
 "${kubectl[@]}" delete namespace "$ns" --wait=true --timeout=90s >/dev/null \
   || fail "namespace $ns not gone after 90s (the kubelet did not tear its pods down?)"
-results+=("$(printf '%-14s %5ss' cleanup "$(elapsed "$t0")")")
-log "ok   cleanup: namespace deleted, the node's pods torn down ($(elapsed "$t0")s)"
+d=$(elapsed "$t0")
+results+=("$(printf '%-14s %5ss' cleanup "$d")")
+log "ok   cleanup: namespace deleted, the node's pods torn down (${d}s)"
 trap - EXIT
 rm -rf "$work"
 log "node-check passed: ${#results[@]} checks in $(elapsed "$t_all")s"
