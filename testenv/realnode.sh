@@ -179,6 +179,21 @@ realnode_images() {
   realnode_image_dir=$dir
 }
 
+# A cgroup in every hierarchy; cpuset needs its cpus and mems filled in before it can hold a
+# process or children.
+realnode_cgroup_make() { # path below the hierarchies' roots
+  local mnt fstype parent
+  while read -r _ mnt fstype _; do
+    [[ "$fstype" == cgroup || "$fstype" == cgroup2 ]] || continue
+    mkdir -p "$mnt/$1" || fail "creating cgroup $mnt/$1 failed"
+    if [[ -f "$mnt/$1/cpuset.cpus" && -z "$(tr -d '[:space:]' < "$mnt/$1/cpuset.cpus")" ]]; then
+      parent=$(dirname "$mnt/$1")
+      cat "$parent/cpuset.cpus" > "$mnt/$1/cpuset.cpus" || fail "filling $mnt/$1/cpuset.cpus failed"
+      cat "$parent/cpuset.mems" > "$mnt/$1/cpuset.mems" || fail "filling $mnt/$1/cpuset.mems failed"
+    fi
+  done < /proc/mounts
+}
+
 # ---------- start (after the control plane is up) ----------
 # Uses up.sh's start, fail, free_port, write_kubeconfig, $bin, $server, $api_port.
 realnode_start() {
@@ -224,17 +239,11 @@ realnode_start() {
   iptables -w -t nat -I "${jump[@]}" || fail "adding the PREROUTING jump to $REAL_NODE_CHAIN failed"
   echo "-t nat -D ${jump[*]}" >> "$node/iptables.added"
 
-  # The cgroup root of the node's pods, in every hierarchy (kubelet refuses a cgroupRoot that is
-  # missing in one); cpuset needs its cpus and mems filled in before children can be made.
-  local mnt
-  while read -r _ mnt fstype _; do
-    [[ "$fstype" == cgroup || "$fstype" == cgroup2 ]] || continue
-    mkdir -p "$mnt/$REAL_NODE_CGROUP" || fail "creating cgroup $mnt/$REAL_NODE_CGROUP failed"
-    if [[ -f "$mnt/$REAL_NODE_CGROUP/cpuset.cpus" && -z "$(tr -d '[:space:]' < "$mnt/$REAL_NODE_CGROUP/cpuset.cpus")" ]]; then
-      cat "$mnt/cpuset.cpus" > "$mnt/$REAL_NODE_CGROUP/cpuset.cpus" || fail "filling $mnt/$REAL_NODE_CGROUP/cpuset.cpus failed"
-      cat "$mnt/cpuset.mems" > "$mnt/$REAL_NODE_CGROUP/cpuset.mems" || fail "filling $mnt/$REAL_NODE_CGROUP/cpuset.mems failed"
-    fi
-  done < /proc/mounts
+  # The node's cgroup, in every hierarchy (kubelet refuses a cgroupRoot that is missing in one):
+  # the kubelet puts the pods under /$REAL_NODE_CGROUP/kubepods; containerd and so its shims go to
+  # /$REAL_NODE_CGROUP/runtime, so down.sh finds every process of the node by its cgroup.
+  realnode_cgroup_make "$REAL_NODE_CGROUP"
+  realnode_cgroup_make "$REAL_NODE_CGROUP/runtime"
 
   # CNI: bridge with host-local addresses; routes: the subnet (implicit) and the Service range.
   cat > "$node/cni/net.d/10-keelson.conflist" <<CNI
@@ -334,6 +343,13 @@ TOML
   log "real node: starting containerd $(containerd --version | awk '{print $3}') (runc $(runc --version | awk 'NR==1{print $3}'))"
   start containerd env -u http_proxy -u https_proxy -u no_proxy -u NO_PROXY \
     HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$(command -v containerd)" --config "$ctrd/config.toml"
+  # Into its cgroup before it starts any shim (that happens only once the kubelet asks for a pod).
+  local mnt
+  while read -r _ mnt fstype _; do
+    [[ "$fstype" == cgroup || "$fstype" == cgroup2 ]] || continue
+    cat "$run/pids/containerd.pid" > "$mnt/$REAL_NODE_CGROUP/runtime/cgroup.procs" \
+      || fail "moving containerd into the cgroup $mnt/$REAL_NODE_CGROUP/runtime failed"
+  done < /proc/mounts
   for i in $(seq 1 100); do
     ctr -a "$sock" version >/dev/null 2>&1 && break
     pid_is containerd || fail "containerd exited"
@@ -440,8 +456,8 @@ realnode_processes_ok() {
 # ---------- stop (down.sh) ----------
 # Cordons and drains the node while the apiserver and the kubelet still run (the kubelet stops
 # the pods, which tears their network down through CNI), then stops the kubelet, whatever
-# containerd still runs, containerd and its shims (by their recorded pid files), the registry;
-# kills what is left in the node's cgroups; removes the pods' network namespaces, veths, mounts
+# containerd still runs, containerd, the registry; kills what is left in the node's cgroups
+# (the shims, containers whose pods were not drained); removes the pods' network namespaces, veths, mounts
 # under the state dir, the bridge, the iptables rules, the cgroups and the host folders it made;
 # puts the saved sysctls back. Each step goes on when an earlier one failed.
 realnode_stop() {
@@ -472,21 +488,19 @@ realnode_stop() {
     done
   fi
   stop_recorded containerd 10
-  # The shims outlive containerd by design; each recorded its pid in the task's state folder.
-  local f pid
-  for f in "$node"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
-    [[ -f "$f" ]] || continue
-    pid=$(cat "$f")
-    if [[ "$(tr '\0' '\n' 2>/dev/null < "/proc/$pid/cmdline" | head -1)" == *containerd-shim* ]]; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
   stop_recorded registry
-  # Whatever still runs in the node's cgroups (container processes whose shim is gone).
-  local mnt procs
+  # The shims outlive containerd by design, and with them the containers: everything still in the
+  # node's cgroups (containerd's shims are in its runtime cgroup, the containers under kubepods).
+  local mnt procs roots=()
+  while read -r _ mnt fstype _; do
+    [[ "$fstype" == cgroup || "$fstype" == cgroup2 ]] && [[ -d "$mnt/$REAL_NODE_CGROUP" ]] && roots+=("$mnt/$REAL_NODE_CGROUP")
+  done < /proc/mounts
   for _ in 1 2 3; do
-    procs=$(find /sys/fs/cgroup/pids/"$REAL_NODE_CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null || true)
+    ((${#roots[@]})) || break
+    procs=$(find "${roots[@]}" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u || true)
     [[ -n "$procs" ]] || break
+    log "real node: killing processes left in its cgroups: $(tr '\n' ' ' <<< "$procs")"
+    # shellcheck disable=SC2086
     kill -KILL $procs 2>/dev/null || true
     sleep 0.3
   done
