@@ -110,7 +110,7 @@ realnode_preflight() {
   local setup_log=$KEELSON_CACHE/testenv/setup-debian-real-node.log
   mkdir -p "$(dirname "$setup_log")"
   "$testenv_dir/setup-debian.sh" --real-node > "$setup_log" 2>&1 \
-    || die "--real-node: installing the Debian packages failed (containerd, runc, containernetworking-plugins, busybox-static, gcc, iptables; log: $setup_log)"
+    || die "--real-node: installing its Debian packages failed: $(tail -n 1 "$setup_log") (log: $setup_log)"
   why=$(realnode_why_not packages)
   [[ -z "$why" ]] || die "--real-node: $why"
   if ip link show "$REAL_NODE_BRIDGE" >/dev/null 2>&1; then
