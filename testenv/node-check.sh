@@ -208,7 +208,7 @@ YAML
   k delete pod "${first% *}" --wait=false >/dev/null || fail "deleting pod ${first% *} failed"
   new_pod_ready() {
     second=$(k get pod -l app=dep -o 'jsonpath={range .items[*]}{.metadata.name} {.metadata.uid} {.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null \
-      | awk -v old="${first#* }" '$2 != old && $4 == "True" {print $1, $2, $3; exit}')
+      | awk -v old="${first#* }" '$2 != old && $4 == "True" && !found {print $1, $2, $3; found = 1}')
     [[ -n "$second" ]]
   }
   wait_for "a new Ready pod of Deployment dep" 60 new_pod_ready
@@ -260,7 +260,7 @@ check_registry_pull() {
   local out
   out=$(k logs pulled) || fail "kubectl logs pulled failed"
   [[ "$out" == "$marker" ]] || fail "the pulled image holds '$out', not the pushed '$marker'"
-  k get events --field-selector involvedObject.name=pulled -o 'jsonpath={.items[*].message}' | grep -q "Successfully pulled image \"$ref\"" \
+  grep -qF "Successfully pulled image \"$ref\"" <<< "$(k get events --field-selector involvedObject.name=pulled -o 'jsonpath={.items[*].message}')" \
     || fail "no 'Successfully pulled' event for $ref"
   log "  pushed and pulled $ref (its content: the marker written just now)"
 }
@@ -270,16 +270,17 @@ check_no_internet() {
   busybox_pod outside Never '["/bin/true"]' | sed "s|image: $REAL_NODE_BUSYBOX_IMAGE|image: $image|; s|imagePullPolicy: IfNotPresent|imagePullPolicy: Always|" \
     | k create -f - >/dev/null || fail "creating pod outside failed"
   local reason why
+  outside_events() {
+    k get events --field-selector involvedObject.name=outside -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}' 2>/dev/null
+  }
   pull_failed() { # the kubelet's event, then the status it writes
-    k get events --field-selector involvedObject.name=outside -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}' 2>/dev/null \
-      | grep -q '^Error: ErrImagePull$' || return 1
+    grep -qx 'Error: ErrImagePull' <<< "$(outside_events)" || return 1
     reason=$(field pod/outside '{.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null)
     [[ "$reason" == ErrImagePull || "$reason" == ImagePullBackOff ]]
   }
   wait_for "ErrImagePull for $image (pod outside waits with '${reason:-}')" 60 pull_failed
   [[ "$(field pod/outside '{.status.phase}')" == Pending ]] || fail "pod outside is not Pending"
-  why=$(k get events --field-selector involvedObject.name=outside -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}' \
-    | grep -m1 '^Failed to pull image' | sed 's/.*failed to do request: //')
+  why=$(sed -n '/^Failed to pull image/{s/.*failed to do request: //;p;q}' <<< "$(outside_events)")
   log "  $image: ErrImagePull ($why)"
 }
 

@@ -157,7 +157,7 @@ realnode_busybox_files() {
 realnode_images() {
   local key dir tmp
   key=$( (cat "$testenv_dir/node/pause.c" "$testenv_dir/../scripts/oci-image.py"; sha256sum /bin/busybox
-    sha256sum "$KEELSON_TESTENV_BIN/incluster"; gcc --version | head -1
+    sha256sum "$KEELSON_TESTENV_BIN/incluster"; gcc -dumpfullversion
     sed -n '/^realnode_images()/,/^}/p; /^realnode_busybox_files()/,/^}/p' "$testenv_dir/realnode.sh") | sha256sum | cut -c1-16)
   dir=$KEELSON_CACHE/testenv/node-images/$key
   if [[ ! -f "$dir/pause.tar" || ! -f "$dir/busybox.tar" ]]; then
@@ -523,7 +523,7 @@ realnode_stop() {
   for veth in $(ip -o link show master "$REAL_NODE_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
     ip link del "$veth" 2>/dev/null || true
   done
-  if ip -o link show "$REAL_NODE_BRIDGE" 2>/dev/null | grep -qF "alias $run"; then
+  if grep -qF "alias $run" <<< "$(ip -o link show "$REAL_NODE_BRIDGE" 2>/dev/null)"; then
     ip link del "$REAL_NODE_BRIDGE" 2>/dev/null || log "could not remove the bridge $REAL_NODE_BRIDGE"
   fi
   if [[ -f "$node/iptables.added" ]]; then
@@ -542,7 +542,7 @@ realnode_stop() {
     local d
     while read -r d; do
       [[ -n "$d" ]] || continue
-      findmnt -rn -o TARGET | grep -q "^$d/" && { log "not removing $d: something is mounted in it"; continue; }
+      grep -q "^$d/" <<< "$(findmnt -rn -o TARGET)" && { log "not removing $d: something is mounted in it"; continue; }
       rm -rf "$d"
     done < "$node/host-dirs.created"
   fi
