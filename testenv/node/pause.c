@@ -1,6 +1,6 @@
 /* The real node's pod sandbox process (containerd's sandbox_image runs it as PID 1 of each pod):
  * it holds the pod's namespaces open, reaps zombies and exits on SIGINT/SIGTERM.
- * Built statically by testenv/node-images.sh; the image has nothing else in it. */
+ * Built statically by testenv/realnode.sh (realnode_images); the image has nothing else in it. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
