@@ -164,15 +164,16 @@ realnode_images() {
     log "real node: building its images (pause, busybox) in $dir"
     tmp=$dir.tmp.$$
     rm -rf "$tmp" && mkdir -p "$tmp"
-    gcc -static -Os -o "$tmp/pause.bin" "$testenv_dir/node/pause.c" || fail "compiling testenv/node/pause.c failed"
-    strip "$tmp/pause.bin" || fail "strip $tmp/pause.bin failed"
+    img_fail() { rm -rf "$tmp"; fail "$@"; } # no half-made folder left in the cache
+    gcc -static -Os -o "$tmp/pause.bin" "$testenv_dir/node/pause.c" || img_fail "compiling testenv/node/pause.c failed"
+    strip "$tmp/pause.bin" || img_fail "strip $tmp/pause.bin failed"
     python3 "$testenv_dir/../scripts/oci-image.py" --out "$tmp/pause" --archive "$tmp/pause.tar" \
       --tag 1 --name "$REAL_NODE_PAUSE_IMAGE" --file "$tmp/pause.bin=/pause" --entrypoint '["/pause"]' >/dev/null \
-      || fail "packing the pause image failed"
+      || img_fail "packing the pause image failed"
     realnode_busybox_files
     python3 "$testenv_dir/../scripts/oci-image.py" --out "$tmp/busybox" --archive "$tmp/busybox.tar" \
       --tag 1 --name "$REAL_NODE_BUSYBOX_IMAGE" "${realnode_busybox_args[@]}" >/dev/null \
-      || fail "packing the busybox image failed"
+      || img_fail "packing the busybox image failed"
     rm -rf "$tmp/pause.bin" "$tmp/pause" "$tmp/busybox"
     rm -rf "$dir" && mv "$tmp" "$dir"
   fi
