@@ -1,19 +1,32 @@
 #!/usr/bin/env python3
-"""Writes keelson's container image as an OCI image layout, without a container engine.
+"""Writes OCI images as OCI image layouts, without a container engine.
 
-The image holds one program and what it needs to run, nothing else (no shell, no package
-manager): the stripped keelson binary at /usr/local/bin/keelson, the ELF loader and the shared
-libraries it links (copied from the build machine, so the image is self-contained), the CA
+Two kinds of image, one writer (layer, config, manifest, index, push):
+
+keelson's image (--binary): one program and what it needs to run, nothing else (no shell, no
+package manager): the stripped keelson binary at /usr/local/bin/keelson, the ELF loader and the
+shared libraries it links (copied from the build machine, so the image is self-contained), the CA
 bundle for HTTPS sources, /etc/passwd and /etc/group naming the non-root user 65534, and an
-empty /tmp. Reproducible: every file's time is SOURCE_DATE_EPOCH, owners are 0 or 65534, entries
-are sorted and gzip carries no name or time, so two runs on the same commit and binary give
+empty /tmp.
+
+A test image of given files (--file, used by testenv/realnode.sh for the real node's pause and
+busybox images): each SRC file of this machine at DEST, --link symlinks, the mount points a
+runtime expects, an entrypoint; --name sets the io.containerd.image.name annotation and
+--archive also writes the layout as one tar for `ctr images import`.
+
+Both are reproducible: every file's time is SOURCE_DATE_EPOCH (default 0), owners are 0 or
+65534, entries are sorted and gzip carries no name or time, so two runs on the same input give
 the same digest.
 
 Usage: oci-image.py --binary PATH --out DIR --version V --revision SHA --source URL
                     [--tag TAG] [--push HOST:PORT/REPO:TAG]
+       oci-image.py --file SRC=DEST [--file ...] [--link DEST=TARGET ...] [--entrypoint JSON]
+                    --out DIR --tag TAG [--name NAME:TAG] [--archive OUT.tar]
+                    [--push HOST:PORT/REPO:TAG]
 """
 
 import argparse
+import datetime
 import gzip
 import hashlib
 import io
@@ -60,35 +73,65 @@ def shared_libraries(binary):
     return sorted({(lib, os.path.realpath(lib)) for lib in libs})
 
 
-def layer(binary, epoch):
-    """The image's only layer, as uncompressed tar bytes."""
-    entries = {}  # path in the image -> (kind, data, mode, uid)
+def add_dirs(entries, path):
+    parts = path.strip("/").split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        entries.setdefault("/".join(parts[:i]), ("dir", None, 0o755, 0))
 
-    def add_dirs(path):
-        parts = path.strip("/").split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            entries.setdefault("/".join(parts[:i]), ("dir", None, 0o755, 0))
 
-    def add_file(path, data, mode=0o644, uid=0):
-        add_dirs(path)
-        entries[path.strip("/")] = ("file", data, mode, uid)
+def add_file(entries, path, data, mode=0o644, uid=0):
+    add_dirs(entries, path)
+    entries[path.strip("/")] = ("file", data, mode, uid)
 
+
+def keelson_entries(binary):
+    """keelson's files: path in the image -> (kind, data, mode, uid)."""
+    entries = {}
     with open(binary, "rb") as f:
-        add_file("/usr/local/bin/keelson", f.read(), 0o755)
+        add_file(entries, "/usr/local/bin/keelson", f.read(), 0o755)
     for image_path, real in shared_libraries(binary):
         with open(real, "rb") as f:
-            add_file(image_path, f.read(), 0o755)
+            add_file(entries, image_path, f.read(), 0o755)
     if os.path.exists(CA_BUNDLE):
         with open(CA_BUNDLE, "rb") as f:
-            add_file(CA_BUNDLE, f.read())
-    add_file("/etc/passwd", b"root:x:0:0:root:/root:/sbin/nologin\n"
+            add_file(entries, CA_BUNDLE, f.read())
+    add_file(entries, "/etc/passwd", b"root:x:0:0:root:/root:/sbin/nologin\n"
              b"nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n")
-    add_file("/etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-    add_file("/etc/nsswitch.conf", b"hosts: files dns\n")
+    add_file(entries, "/etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+    add_file(entries, "/etc/nsswitch.conf", b"hosts: files dns\n")
     entries["tmp"] = ("dir", None, 0o1777, 0)
     entries["home/nonroot"] = ("dir", None, 0o755, NOBODY)
-    add_dirs("/home/nonroot")
+    add_dirs(entries, "/home/nonroot")
+    return entries
 
+
+def pair(text, what):
+    if "=" not in text:
+        fail(f"{what} {text!r} is not of the form A=B")
+    return text.split("=", 1)
+
+
+def test_entries(files, links):
+    """A test image's files (--file SRC=DEST, --link DEST=TARGET) and the runtime's mount points."""
+    entries = {}
+    for spec in files:
+        src, dest = pair(spec, "--file")
+        if not os.path.isfile(src):
+            fail(f"--file source {src} is not a file")
+        with open(src, "rb") as f:
+            add_file(entries, dest, f.read(), 0o755 if os.access(src, os.X_OK) else 0o644)
+    for spec in links:
+        dest, target = pair(spec, "--link")
+        add_dirs(entries, dest)
+        entries[dest.strip("/")] = ("link", target, 0o777, 0)
+    for d in ("etc", "proc", "sys", "dev"):
+        entries.setdefault(d, ("dir", None, 0o755, 0))
+    entries["tmp"] = ("dir", None, 0o1777, 0)
+    return entries
+
+
+def layer(entries, epoch):
+    """The image's only layer, as uncompressed tar bytes."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(entries):
@@ -100,6 +143,10 @@ def layer(binary, epoch):
             info.uname = info.gname = ""
             if kind == "dir":
                 info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif kind == "link":
+                info.type = tarfile.SYMTYPE
+                info.linkname = data
                 tar.addfile(info)
             else:
                 info.size = len(data)
@@ -121,15 +168,14 @@ def canonical(doc):
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def build(args):
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-    raw = layer(args.binary, epoch)
-    compressed = gzip.compress(raw, compresslevel=9, mtime=0)
-    os.makedirs(args.out, exist_ok=True)
-    layer_digest = blob(args.out, compressed)
-    created = "1970-01-01T00:00:00Z" if epoch == 0 else \
-        __import__("datetime").datetime.fromtimestamp(epoch, __import__("datetime").timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
+def created_time(epoch):
+    if epoch == 0:
+        return "1970-01-01T00:00:00Z"
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def keelson_config(args, created):
+    """keelson's image configuration and its labels (also the manifest's annotations)."""
     labels = {
         "org.opencontainers.image.title": "keelson",
         "org.opencontainers.image.description": "GitOps engine for Kubernetes, API-compatible with Flux",
@@ -140,24 +186,36 @@ def build(args):
         "org.opencontainers.image.created": created,
     }
     config = {
+        "User": f"{NOBODY}:{NOBODY}",
+        "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/nonroot",
+                f"SSL_CERT_FILE={CA_BUNDLE}"],
+        "Entrypoint": ["keelson"],
+        "Cmd": ["controller"],
+        "WorkingDir": "/home/nonroot",
+        "Labels": labels,
+    }
+    return config, labels
+
+
+def build(out, entries, image_config, labels, tag, name=None):
+    """Writes the layout of a one-layer image to `out`; returns what push() needs."""
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+    raw = layer(entries, epoch)
+    compressed = gzip.compress(raw, compresslevel=9, mtime=0)
+    os.makedirs(out, exist_ok=True)
+    layer_digest = blob(out, compressed)
+    created = created_time(epoch)
+    config = {
         "architecture": "amd64",
         "os": "linux",
         "created": created,
-        "config": {
-            "User": f"{NOBODY}:{NOBODY}",
-            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/nonroot",
-                    f"SSL_CERT_FILE={CA_BUNDLE}"],
-            "Entrypoint": ["keelson"],
-            "Cmd": ["controller"],
-            "WorkingDir": "/home/nonroot",
-            "Labels": labels,
-        },
+        "config": image_config,
         "rootfs": {"type": "layers",
                    "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
         "history": [{"created": created, "created_by": "scripts/oci-image.py"}],
     }
     config_bytes = canonical(config)
-    config_digest = blob(args.out, config_bytes)
+    config_digest = blob(out, config_bytes)
     manifest = {
         "schemaVersion": 2,
         "mediaType": MEDIA_MANIFEST,
@@ -165,29 +223,50 @@ def build(args):
                    "size": len(config_bytes)},
         "layers": [{"mediaType": MEDIA_LAYER, "digest": layer_digest,
                     "size": len(compressed)}],
-        "annotations": labels,
     }
+    if labels:
+        manifest["annotations"] = labels
     manifest_bytes = canonical(manifest)
-    manifest_digest = blob(args.out, manifest_bytes)
+    manifest_digest = blob(out, manifest_bytes)
+    ref_annotations = {"org.opencontainers.image.ref.name": tag}
+    if name:  # how `ctr images import` names the image
+        ref_annotations["io.containerd.image.name"] = name
     index = {
         "schemaVersion": 2,
         "mediaType": MEDIA_INDEX,
         "manifests": [{"mediaType": MEDIA_MANIFEST, "digest": manifest_digest,
                        "size": len(manifest_bytes),
                        "platform": {"architecture": "amd64", "os": "linux"},
-                       "annotations": {"org.opencontainers.image.ref.name": args.tag}}],
+                       "annotations": ref_annotations}],
     }
-    with open(os.path.join(args.out, "oci-layout"), "w") as f:
+    with open(os.path.join(out, "oci-layout"), "w") as f:
         f.write('{"imageLayoutVersion":"1.0.0"}')
-    with open(os.path.join(args.out, "index.json.tmp"), "wb") as f:
+    with open(os.path.join(out, "index.json.tmp"), "wb") as f:
         f.write(canonical(index))
-    os.replace(os.path.join(args.out, "index.json.tmp"), os.path.join(args.out, "index.json"))
+    os.replace(os.path.join(out, "index.json.tmp"), os.path.join(out, "index.json"))
     return {
         "manifest": (manifest_digest, manifest_bytes),
         "blobs": [(config_digest, config_bytes), (layer_digest, compressed)],
         "layer_size": len(compressed),
         "uncompressed": len(raw),
     }
+
+
+def archive(layout, path):
+    """The layout as one reproducible tar (what `ctr images import` reads), written atomically."""
+    with tarfile.open(path + ".tmp", mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for root, dirs, files in os.walk(layout):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                info = tar.gettarinfo(full, os.path.relpath(full, layout))
+                info.mtime = 0
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mode = 0o644
+                with open(full, "rb") as f:
+                    tar.addfile(info, f)
+    os.replace(path + ".tmp", path)
 
 
 def push(image, ref):
@@ -227,16 +306,36 @@ def push(image, ref):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--binary", required=True)
+    p.add_argument("--binary", help="keelson's release binary: build keelson's image")
+    p.add_argument("--file", action="append", default=[], help="SRC=DEST: build a test image")
+    p.add_argument("--link", action="append", default=[], help="DEST=TARGET (test image)")
+    p.add_argument("--entrypoint", default="null", help="JSON list (test image)")
+    p.add_argument("--name", default=None, help="io.containerd.image.name (test image)")
+    p.add_argument("--archive", default=None, help="also write the layout as this tar")
     p.add_argument("--out", required=True)
-    p.add_argument("--version", required=True)
-    p.add_argument("--revision", required=True)
-    p.add_argument("--source", required=True)
+    p.add_argument("--version")
+    p.add_argument("--revision")
+    p.add_argument("--source")
     p.add_argument("--tag", default=None)
     p.add_argument("--push", default=None)
     args = p.parse_args()
-    args.tag = args.tag or args.version
-    image = build(args)
+    if bool(args.binary) == bool(args.file):
+        fail("give either --binary (keelson's image) or --file (a test image)")
+    if args.binary:
+        if not (args.version and args.revision and args.source):
+            fail("--binary needs --version, --revision and --source")
+        args.tag = args.tag or args.version
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+        config, labels = keelson_config(args, created_time(epoch))
+        image = build(args.out, keelson_entries(args.binary), config, labels, args.tag)
+    else:
+        if not args.tag:
+            fail("a test image needs --tag")
+        config = {"Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"],
+                  "Entrypoint": json.loads(args.entrypoint), "WorkingDir": "/"}
+        image = build(args.out, test_entries(args.file, args.link), config, None, args.tag, args.name)
+    if args.archive:
+        archive(args.out, args.archive)
     digest = image["manifest"][0]
     print(json.dumps({"digest": digest, "layer_bytes": image["layer_size"],
                       "uncompressed_bytes": image["uncompressed"], "layout": args.out}))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the control plane and the reference tools from their pinned Go modules into
 # ~/.cache/keelson/testenv/<hash>/bin. A warm rerun builds nothing.
-# Usage: testenv/build.sh [--print-bin] [tool ...]   (tools as named in testenv/tools.txt; default all)
+# Usage: testenv/build.sh [--print-bin] [tool ...]   (tools as named in testenv/tools.txt; default all
+#        but the ones marked optional there; `incluster` is the real node's in-cluster test client,
+#        testenv/node/incluster.go, built only when named)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 if [[ "${1:-}" == --print-bin ]]; then echo "$KEELSON_TESTENV_BIN"; exit 0; fi
@@ -22,7 +24,11 @@ module_dir() { # tool-name module
 
 while read -r name module var pkgs; do
   [[ -z "$name" || "$name" == \#* ]] && continue
+  optional=false
+  if [[ "$pkgs" == optional\ * ]]; then optional=true; pkgs=${pkgs#optional }; fi
   if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then continue; fi
+  # An optional tool (the real node's kubelet) is built only when asked for by name.
+  if ((${#want[@]} == 0)) && $optional; then continue; fi
   version=${!var}
   tooldir=$KEELSON_CACHE/testenv/tools/$name-$(tool_hash "$name")
   mkdir -p "$tooldir"
@@ -37,7 +43,7 @@ while read -r name module var pkgs; do
   if ((${#missing[@]} == 0)); then continue; fi
   ldflags="-s -w"
   case "$name" in
-    kubernetes)
+    kubernetes | kubelet)
       minor=$(echo "$version" | cut -d. -f2)
       ldflags+=" -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1"
       ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
@@ -97,4 +103,18 @@ while read -r name module var pkgs; do
     mv "$tooldir/.kwok-stages.yaml.tmp" "$tooldir/kwok-stages.yaml"
   fi
 done < "$testenv_dir/tools.txt"
+
+# The real node's in-cluster test client: our own source, standard library only, static.
+if [[ " ${want[*]-} " == *" incluster "* ]]; then
+  src=$testenv_dir/node/incluster.go
+  tooldir=$KEELSON_CACHE/testenv/tools/incluster-$( (cat "$src"; go env GOVERSION) | sha256sum | cut -c1-16)
+  mkdir -p "$tooldir"
+  if [[ ! -x "$tooldir/incluster" ]]; then
+    log "building incluster (testenv/node/incluster.go)"
+    (cd "$tooldir" && CGO_ENABLED=0 GOFLAGS= go build -trimpath -ldflags "-s -w" -o .incluster.tmp "$src") \
+      || die "building incluster failed"
+    mv "$tooldir/.incluster.tmp" "$tooldir/incluster"
+  fi
+  ln -sfn "$tooldir/incluster" "$KEELSON_TESTENV_BIN/incluster"
+fi
 log "tools ready in $KEELSON_TESTENV_BIN"

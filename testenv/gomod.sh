@@ -13,6 +13,7 @@ go_line="go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1.0/')"
 while read -r name module var pkgs; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then continue; fi
+  pkgs=${pkgs#optional }
   version=${!var}
   dir="$here/go/$name"
   mkdir -p "$dir"

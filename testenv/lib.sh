@@ -24,3 +24,26 @@ KEELSON_TESTENV_BIN=${KEELSON_TESTENV_BIN:-$KEELSON_CACHE/testenv/$(testenv_hash
 
 log() { printf '[testenv %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# Whether the pid recorded as $KEELSON_TESTENV_RUN/pids/NAME.pid still runs the program NAME
+# (pids are reused: a live pid alone proves nothing).
+pid_is() { # name
+  local f=$KEELSON_TESTENV_RUN/pids/$1.pid pid
+  [[ -f "$f" ]] || return 1
+  pid=$(cat "$f")
+  [[ -n "$pid" && "$(tr '\0' '\n' 2>/dev/null < "/proc/$pid/cmdline" | head -1)" == */"$1" ]]
+}
+
+# Stops what up.sh started as NAME: TERM to the process group the recorded pid leads (setsid in
+# up.sh), only if the pid still names that program; KILL after SECONDS (default 5). Forgets the pid.
+stop_recorded() { # name [seconds]
+  local f=$KEELSON_TESTENV_RUN/pids/$1.pid pid
+  [[ -f "$f" ]] || return 0
+  pid=$(cat "$f")
+  if pid_is "$1"; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 $((${2:-5} * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}

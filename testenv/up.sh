@@ -3,15 +3,21 @@
 # kube-scheduler and kwok (fake nodes and pod lifecycle), all with TLS on free ports.
 # Writes the admin kubeconfig to $KEELSON_TESTENV_RUN/kubeconfig (default
 # ~/.cache/keelson/run/kubeconfig). Idempotent: if the recorded control plane answers, does nothing.
-# Usage: testenv/up.sh [--nodes N] [--check]   (--check: exit 0 if the control plane is up, 1 if not)
+# Usage: testenv/up.sh [--nodes N] [--real-node] [--check]
+#   --check      exit 0 if the control plane is up (/readyz, and every recorded process runs) and with
+#                --real-node its real node Ready; 1 if not
+#   --real-node  also a real node (kubelet, containerd, runc, CNI bridge) that runs pods for real;
+#                needs root; see testenv/realnode.sh and testenv/node-check.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 nodes=${KEELSON_TESTENV_NODES:-3}
 check=false
+real_node=false
 while (($#)); do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
     --check) check=true; shift ;;
+    --real-node) real_node=true; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
@@ -24,7 +30,24 @@ readyz() {
   curl -fsS --max-time 3 --cacert "$run/pki/ca.crt" --cert "$run/pki/admin.crt" --key "$run/pki/admin.key" \
     "$(cat "$run/server" 2>/dev/null)/readyz" >/dev/null 2>&1
 }
-if [[ -f "$run/server" && -f "$kubeconfig" ]] && readyz; then
+if $real_node; then
+  # shellcheck source=/dev/null
+  source "$testenv_dir/realnode.sh"
+fi
+# Every process up.sh recorded still runs and is the program it started.
+processes_ok() {
+  local f
+  for f in "$run"/pids/*.pid; do
+    [[ -f "$f" ]] || continue
+    pid_is "$(basename "$f" .pid)" || return 1
+  done
+}
+if [[ -f "$run/server" && -f "$kubeconfig" ]] && readyz && processes_ok; then
+  if $real_node && ! realnode_is_ready; then
+    $check && exit 1
+    die "the control plane in $run is up without a Ready real node (the apiserver needs flags for it):" \
+      "run testenv/down.sh, then testenv/up.sh --real-node"
+  fi
   $check || log "control plane already up: $kubeconfig"
   exit 0
 fi
@@ -34,7 +57,12 @@ if [[ -d "$run/pids" ]]; then
   "$testenv_dir/down.sh" || true
 fi
 
-"$testenv_dir/build.sh" kubernetes kwok
+if $real_node; then
+  realnode_preflight # one clear line and exit 1 when the node cannot run here
+  "$testenv_dir/build.sh" kubernetes kwok kubelet registry incluster
+else
+  "$testenv_dir/build.sh" kubernetes kwok
+fi
 bin=$KEELSON_TESTENV_BIN
 mkdir -p "$run"/{pki,pids,logs,etcd-data}
 
@@ -86,6 +114,9 @@ if [[ ! -f "$pki/ca.crt" ]]; then
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 fi
+# The real node's kubelet certificates (pods reach the apiserver at the kubernetes Service's
+# 10.0.0.1, which the serving certificate above already names).
+if $real_node; then realnode_certs; fi
 
 etcd_port=$(free_port); etcd_peer_port=$(free_port); api_port=$(free_port)
 kcm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
@@ -138,6 +169,8 @@ for _ in $(seq 1 100); do
 done
 
 # ---------- kube-apiserver ----------
+realnode_apiserver_flags=()
+if $real_node; then realnode_apiserver_args; fi
 log "starting kube-apiserver on $server"
 start kube-apiserver "$bin/kube-apiserver" \
   --etcd-servers "https://127.0.0.1:$etcd_port" --etcd-cafile "$pki/ca.crt" \
@@ -148,7 +181,7 @@ start kube-apiserver "$bin/kube-apiserver" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none \
-  --profiling=false --v 1
+  --profiling=false --v 1 ${realnode_apiserver_flags[@]+"${realnode_apiserver_flags[@]}"}
 echo "$server" > "$run/server"
 for i in $(seq 1 300); do
   readyz && break
@@ -215,5 +248,10 @@ for i in $(seq 1 300); do
   ((i == 300)) && fail "the default ServiceAccount was never created"
   sleep 0.2
 done
+if $real_node; then realnode_start; fi
 mv "$run/kubeconfig.tmp" "$kubeconfig"
-log "control plane up: $nodes nodes Ready; KUBECONFIG=$kubeconfig"
+if $real_node; then
+  log "control plane up: $nodes kwok nodes and the real node $REAL_NODE_NAME Ready; KUBECONFIG=$kubeconfig"
+else
+  log "control plane up: $nodes nodes Ready; KUBECONFIG=$kubeconfig"
+fi
