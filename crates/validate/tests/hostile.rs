@@ -20,6 +20,15 @@ fn write(dir: &Path, path: &str, text: &str) {
     fs::write(path, text).expect("write test file");
 }
 
+/// Makes the host file outside the checkout a manifest carrying the host's secret.
+fn write_host_manifest(host: &Path) {
+    fs::write(
+        host,
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: default\ndata:\n  t: {HOST_SECRET}\n"),
+    )
+    .expect("write host manifest");
+}
+
 /// A checkout with one cluster whose Kustomization builds `./apps`, and a host file outside it.
 fn repo(tmp: &Path) -> (PathBuf, PathBuf) {
     let root = tmp.join("checkout");
@@ -77,11 +86,7 @@ fn a_config_map_generator_symlink_out_of_the_checkout_is_refused() {
 fn a_resource_symlink_out_of_the_checkout_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (root, host) = repo(tmp.path());
-    fs::write(
-        &host,
-        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: default\ndata:\n  t: {HOST_SECRET}\n"),
-    )
-    .expect("write host manifest");
+    write_host_manifest(&host);
     write(
         &root,
         "apps/kustomization.yaml",
@@ -95,11 +100,7 @@ fn a_resource_symlink_out_of_the_checkout_is_refused() {
 fn a_flux_path_without_kustomization_does_not_follow_symlinks_out() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (root, host) = repo(tmp.path());
-    fs::write(
-        &host,
-        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: default\ndata:\n  t: {HOST_SECRET}\n"),
-    )
-    .expect("write host manifest");
+    write_host_manifest(&host);
     fs::create_dir_all(root.join("apps")).expect("apps dir");
     symlink(&host, root.join("apps/cm.yaml")).expect("symlink");
     let report = run(&root);
