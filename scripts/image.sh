@@ -39,8 +39,10 @@ trap 'rm -rf "$work"' EXIT
 objcopy --only-keep-debug "$binary" "$work/keelson.debug"
 objcopy --strip-all --add-gnu-debuglink="$work/keelson.debug" "$binary" "$work/keelson"
 rm -rf "$out.tmp" && mkdir -p "$(dirname "$out")"
+# git's ssh:// transport runs ssh: without it an ssh:// GitRepository cannot be fetched in a Pod.
+ssh=$(command -v ssh) || { echo "image.sh: ssh is needed in the image (apt-get install openssh-client)" >&2; exit 1; }
 args=(--binary "$work/keelson" --out "$out.tmp" --version "$version" --revision "$revision"
-  --source "https://github.com/keelson/keelson")
+  --source "https://github.com/keelson/keelson" --extra "$ssh")
 if [[ -n "$push" ]]; then args+=(--push "$push"); fi
 python3 scripts/oci-image.py "${args[@]}"
 cp "$work/keelson.debug" "$out.tmp/keelson.debug"

@@ -84,12 +84,19 @@ def add_file(entries, path, data, mode=0o644, uid=0):
     entries[path.strip("/")] = ("file", data, mode, uid)
 
 
-def keelson_entries(binary):
-    """keelson's files: path in the image -> (kind, data, mode, uid)."""
+def keelson_entries(binary, extras=()):
+    """keelson's files: path in the image -> (kind, data, mode, uid). `extras` are other programs
+    put at their own paths (ssh, which git's ssh:// transport runs), with what they link."""
     entries = {}
     with open(binary, "rb") as f:
         add_file(entries, "/usr/local/bin/keelson", f.read(), 0o755)
-    for image_path, real in shared_libraries(binary):
+    for extra in extras:
+        with open(os.path.realpath(extra), "rb") as f:
+            add_file(entries, extra, f.read(), 0o755)
+    libraries = set(shared_libraries(binary))
+    for extra in extras:
+        libraries.update(shared_libraries(extra))
+    for image_path, real in sorted(libraries):
         with open(real, "rb") as f:
             add_file(entries, image_path, f.read(), 0o755)
     if os.path.exists(CA_BUNDLE):
@@ -307,6 +314,8 @@ def push(image, ref):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--binary", help="keelson's release binary: build keelson's image")
+    p.add_argument("--extra", action="append", default=[],
+                   help="another program for keelson's image, at its own path, with its libraries")
     p.add_argument("--file", action="append", default=[], help="SRC=DEST: build a test image")
     p.add_argument("--link", action="append", default=[], help="DEST=TARGET (test image)")
     p.add_argument("--entrypoint", default="null", help="JSON list (test image)")
@@ -327,7 +336,7 @@ def main():
         args.tag = args.tag or args.version
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
         config, labels = keelson_config(args, created_time(epoch))
-        image = build(args.out, keelson_entries(args.binary), config, labels, args.tag)
+        image = build(args.out, keelson_entries(args.binary, args.extra), config, labels, args.tag)
     else:
         if not args.tag:
             fail("a test image needs --tag")

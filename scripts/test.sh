@@ -26,11 +26,25 @@ testenv/build.sh
 export KEELSON_TESTENV_BIN
 
 step "starting the local control plane"
-started=false
-if testenv/up.sh --check; then
-  log "reusing the running control plane ($KEELSON_TESTENV_RUN/kubeconfig)"
+# With a real node where this machine can run one (root, writable cgroup v1): the in-cluster
+# tests then must run, not skip. Elsewhere they skip and say why.
+source testenv/realnode.sh
+real_node=()
+why_not=$(realnode_why_not)
+if [[ -z "$why_not" ]]; then
+  real_node=(--real-node)
+  export KEELSON_REQUIRE_REAL_NODE=1
 else
-  testenv/up.sh
+  log "no real node on this machine: $why_not (the in-cluster tests will skip)"
+fi
+started=false
+if testenv/up.sh --check "${real_node[@]}"; then
+  log "reusing the running control plane ($KEELSON_TESTENV_RUN/kubeconfig)"
+elif ((${#real_node[@]})) && testenv/up.sh --check; then
+  log "reusing the running control plane ($KEELSON_TESTENV_RUN/kubeconfig), which has no real node: the in-cluster tests will skip"
+  unset KEELSON_REQUIRE_REAL_NODE
+else
+  testenv/up.sh "${real_node[@]}"
   started=true
 fi
 cleanup() {

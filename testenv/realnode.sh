@@ -371,8 +371,12 @@ TOML
     ((i == 50)) && fail "the registry did not listen on 127.0.0.1:$reg_port after 10s"
     sleep 0.2
   done
+  # NODE_GATEWAY: this machine's address on the bridge, where Pods reach servers a test runs
+  # (bound to it); NODE_LABEL/NODE_TAINT: what a Pod needs to land on the node.
   printf 'REGISTRY=127.0.0.1:%s\nKUBERNETES_SERVICE_HOST=%s\nKUBERNETES_SERVICE_PORT=%s\nCONTAINERD_ADDRESS=%s\n' \
     "$reg_port" "$svc_ip" "$svc_port" "$sock" > "$node/env"
+  printf 'NODE_NAME=%s\nNODE_GATEWAY=%s\nNODE_LABEL=%s\nNODE_TAINT=%s\n' \
+    "$REAL_NODE_NAME" "$REAL_NODE_GW" "$REAL_NODE_LABEL" "$REAL_NODE_TAINT" >> "$node/env"
 
   # ---------- kubelet ----------
   local kport hport

@@ -30,6 +30,80 @@ pub struct Context {
     /// discovery cache).
     impersonated: Mutex<HashMap<String, Arc<keelson_apply::Applier>>>,
     recorder: EventRecorder,
+    /// How the reconcilers run (concurrency, label selector, shutdown, sync reporting).
+    pub run: RunSettings,
+}
+
+/// A future that resolves when the controller is to stop; cloned into every reconciler.
+pub type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// A [`Shutdown`] that never comes.
+pub fn never() -> Shutdown {
+    use futures::FutureExt as _;
+    futures::future::pending::<()>().boxed().shared()
+}
+
+/// How the reconcilers run.
+#[derive(Clone)]
+pub struct RunSettings {
+    /// Reconciles of one kind at a time (Flux's `--concurrent`).
+    pub concurrent: u16,
+    /// Only objects matching this label selector are reconciled (Flux's
+    /// `--watch-label-selector`).
+    pub label_selector: Option<String>,
+    /// Stops taking work when it resolves; running reconciles finish.
+    pub shutdown: Shutdown,
+    /// Which reconcilers have listed their objects once.
+    pub synced: Arc<Synced>,
+}
+
+impl std::fmt::Debug for RunSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunSettings")
+            .field("concurrent", &self.concurrent)
+            .field("label_selector", &self.label_selector)
+            .field("synced", &self.synced)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            concurrent: crate::DEFAULT_CONCURRENT,
+            label_selector: None,
+            shutdown: never(),
+            synced: Arc::default(),
+        }
+    }
+}
+
+/// Which reconcilers' primary watches have finished their first list: the controller's caches
+/// are synced (what readiness reports) when all have.
+#[derive(Debug, Default)]
+pub struct Synced {
+    expected: std::sync::atomic::AtomicUsize,
+    kinds: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl Synced {
+    pub(crate) fn expect(&self, kinds: usize) {
+        self.expected
+            .store(kinds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn mark(&self, kind: &str) {
+        if let Ok(mut kinds) = self.kinds.lock() {
+            kinds.insert(kind.to_string());
+        }
+    }
+
+    /// Whether every reconciler has listed its objects once.
+    pub fn all(&self) -> bool {
+        let expected = self.expected.load(std::sync::atomic::Ordering::SeqCst);
+        let done = self.kinds.lock().map_or(0, |k| k.len());
+        expected > 0 && done >= expected
+    }
 }
 
 impl Context {
@@ -56,6 +130,7 @@ impl Context {
             default_service_account: None,
             impersonated: Mutex::new(HashMap::new()),
             recorder,
+            run: RunSettings::default(),
         }
     }
 

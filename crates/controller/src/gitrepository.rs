@@ -27,7 +27,7 @@ pub struct Failure {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<GitRepository> = ctx.watched();
-    crate::runner::controller_for(api)
+    crate::runner::controller_for(api, &ctx.run)
         .run(crate::runner::traced(reconcile), error_policy, ctx)
         .for_each(|result| async move {
             if let Err(err) = result {

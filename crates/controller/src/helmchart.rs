@@ -48,7 +48,7 @@ struct Built {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<HelmChart> = ctx.watched();
-    let controller = crate::runner::controller_for(api);
+    let controller = crate::runner::controller_for(api, &ctx.run);
     let (by_repo, by_git) = (controller.store(), controller.store());
     let repos: Api<HelmRepository> = ctx.watched();
     let gits: Api<GitRepository> = ctx.watched();

@@ -16,8 +16,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use keelson_api::condition::{self, reasons, types};
 use keelson_api::helmrelease::{
-    FIELD_MANAGER, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, RESET_REQUEST_ANNOTATION, Snapshot,
-    conditions as hc,
+    FIELD_MANAGER, FORCE_REQUEST_ANNOTATION, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL,
+    RESET_REQUEST_ANNOTATION, Snapshot, conditions as hc,
 };
 use keelson_api::kustomization::{ResourceInventory, ResourceRef};
 use keelson_api::{HelmRelease, HelmReleaseStatus, RECONCILE_REQUESTED_AT};
@@ -72,7 +72,7 @@ pub async fn run(ctx: Arc<Context>, charts: Arc<dyn ChartSource>) {
         kube_version,
     });
     let api: Api<HelmRelease> = ctx.watched();
-    let controller = crate::runner::controller_for(api.clone());
+    let controller = crate::runner::controller_for(api.clone(), &ctx.run);
     let store = controller.store();
     let (by_cm, by_secret, dependents) = (store.clone(), store.clone(), store.clone());
     let (by_chart, by_oci) = (store.clone(), store);
@@ -300,15 +300,25 @@ async fn reconcile(
     let stored = api.get_status(&name).await.ok().and_then(|o| o.status);
     let old_status = stored.or_else(|| hr.status.clone()).unwrap_or_default();
     let mut status = old_status.clone();
+    let last_reconcile = status.last_handled_reconcile_at.clone();
+    let reset = take_request(
+        &hr,
+        RESET_REQUEST_ANNOTATION,
+        last_reconcile.as_deref(),
+        &mut status.last_handled_reset_at,
+    );
+    let force = take_request(
+        &hr,
+        FORCE_REQUEST_ANNOTATION,
+        last_reconcile.as_deref(),
+        &mut status.last_handled_force_at,
+    );
     status.last_handled_reconcile_at = hr.annotations().get(RECONCILE_REQUESTED_AT).cloned();
-    if let Some(reset) = hr.annotations().get(RESET_REQUEST_ANNOTATION)
-        && status.last_handled_reset_at.as_ref() != Some(reset)
-    {
-        status.last_handled_reset_at = Some(reset.clone());
+    if reset {
         clear_failures(&mut status);
     }
 
-    let action = match release(&hr, &shared, &mut status).await {
+    let action = match release(&hr, &shared, &mut status, force).await {
         Ok(action) => action,
         Err(failure) => {
             let generation = hr.meta().generation;
@@ -331,6 +341,26 @@ async fn reconcile(
     condition::remove(&mut status.conditions, types::RECONCILING);
     write_status(ctx, &ns, &name, &old_status, &status).await?;
     Ok(action)
+}
+
+/// Flux's token requests (`reconcile.fluxcd.io/forceAt`, `…/resetAt`, set by `flux reconcile
+/// hr --force/--reset`): each value is handled once (recorded in `last_handled` even when not
+/// acted on), and acted on only when it equals `reconcile.fluxcd.io/requestedAt` and that
+/// reconcile request is new.
+fn take_request(
+    hr: &HelmRelease,
+    annotation: &str,
+    last_handled_reconcile: Option<&str>,
+    last_handled: &mut Option<String>,
+) -> bool {
+    let Some(value) = hr.annotations().get(annotation) else {
+        return false;
+    };
+    let previous = last_handled.replace(value.clone());
+    let requested = hr.annotations().get(RECONCILE_REQUESTED_AT);
+    requested == Some(value)
+        && last_handled_reconcile != Some(value.as_str())
+        && previous.as_ref() != Some(value)
 }
 
 /// Replaces the status: a merge patch that also clears the fields that were dropped.
@@ -414,6 +444,7 @@ async fn release(
     hr: &HelmRelease,
     shared: &HelmReleaseController,
     status: &mut HelmReleaseStatus,
+    force: bool,
 ) -> Result<Action, Failure> {
     let ctx = &shared.ctx;
     dependencies_ready(hr, ctx).await?;
@@ -468,9 +499,19 @@ async fn release(
     // Post-renderers and common metadata change the objects without changing chart or values:
     // as in Flux, a release is out of sync until they were applied
     // (`status.observedPostRenderersDigest`, `status.observedCommonMetadataDigest`).
+    // A release whose latest version is not the one recorded in status.history was changed by
+    // someone else (`helm rollback`/`upgrade` by hand): as in Flux it is "unmanaged" and upgraded.
+    let managed = |l: &Release| {
+        status
+            .history
+            .first()
+            .is_none_or(|h| h.version == l.version)
+    };
     let in_sync = match (&last, &deployed, &rendered) {
         (Some(l), Some(d), Ok(r)) => {
-            l.version == d.version
+            !force
+                && managed(l)
+                && l.version == d.version
                 && status.observed_post_renderers_digest == post_renderers_digest
                 && status.observed_common_metadata_digest == common_metadata_digest
                 && (!desired_changed || d.manifest == r.manifest)
@@ -497,7 +538,7 @@ async fn release(
     } else {
         "install"
     };
-    if exhausted(hr, status, action) && !desired_changed {
+    if exhausted(hr, status, action) && !desired_changed && !force {
         let attempts = match action {
             "install" => status.install_failures.unwrap_or(0),
             _ => status.upgrade_failures.unwrap_or(0),

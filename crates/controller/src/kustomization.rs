@@ -14,7 +14,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use keelson_api::condition::{self, reasons, types};
 use keelson_api::kustomization::{ResourceInventory, ResourceRef};
-use keelson_api::{GitRepository, Kustomization, KustomizationStatus, RECONCILE_REQUESTED_AT};
+use keelson_api::{
+    GitRepository, Kustomization, KustomizationStatus, OCIRepository, RECONCILE_REQUESTED_AT,
+};
 use keelson_apply::{ApplyOptions, Inventory};
 use keelson_manifest::ObjectId;
 use kube::api::Api;
@@ -47,24 +49,19 @@ impl Failure {
 
 pub async fn run(ctx: Arc<Context>) {
     let api: Api<Kustomization> = ctx.watched();
-    let controller = crate::runner::controller_for(api.clone());
+    let controller = crate::runner::controller_for(api.clone(), &ctx.run);
     let store = controller.store();
     let dependents = store.clone();
+    let oci_store = store.clone();
     let repos: Api<GitRepository> = ctx.watched();
+    let oci_repos: Api<OCIRepository> = ctx.watched();
     controller
         // A new artifact triggers the Kustomizations that read it.
         .watches(repos, watcher::Config::default(), move |repo| {
-            let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
-            store
-                .state()
-                .iter()
-                .filter(|k| {
-                    k.spec.source_ref.kind == "GitRepository"
-                        && k.spec.source_ref.name == name
-                        && k.source_namespace().as_deref() == Some(ns.as_str())
-                })
-                .map(|k| ObjectRef::from_obj(k.as_ref()))
-                .collect::<Vec<_>>()
+            readers_of(&store, "GitRepository", &repo)
+        })
+        .watches(oci_repos, watcher::Config::default(), move |repo| {
+            readers_of(&oci_store, "OCIRepository", &repo)
         })
         // A Kustomization that changes (becomes Ready) triggers those that depend on it.
         .watches(api, watcher::Config::default(), move |dep| {
@@ -77,6 +74,25 @@ pub async fn run(ctx: Arc<Context>) {
             }
         })
         .await;
+}
+
+/// The Kustomizations whose `sourceRef` is `kind` `source`.
+fn readers_of<S: Resource>(
+    store: &kube::runtime::reflector::Store<Kustomization>,
+    kind: &str,
+    source: &S,
+) -> Vec<ObjectRef<Kustomization>> {
+    let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
+    store
+        .state()
+        .iter()
+        .filter(|k| {
+            k.spec.source_ref.kind == kind
+                && k.spec.source_ref.name == name
+                && k.source_namespace().as_deref() == Some(ns.as_str())
+        })
+        .map(|k| ObjectRef::from_obj(k.as_ref()))
+        .collect()
 }
 
 fn error_policy(ks: Arc<Kustomization>, _: &kube::Error, _: Arc<Context>) -> Action {
@@ -155,9 +171,19 @@ async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, 
             .await?;
     }
     let outcome = apply_revision(&ks, &ctx, &artifact, &mut status).await;
+    let retry = ks.spec.retry_interval().as_std();
     let requeue = match &outcome {
         Ok(_) => ks.spec.interval.as_std(),
-        Err(_) => ks.spec.retry_interval().as_std(),
+        // The source's status names an artifact this controller's storage lacks: a new leader
+        // or a restarted Pod starts with empty storage, and its source reconcile stores the
+        // artifact again within moments — check back soon, not after retryInterval.
+        Err(failure)
+            if failure.reason == reasons::ARTIFACT_FAILED
+                && !ctx.storage.local_path(&artifact.path).is_file() =>
+        {
+            ctx.requeue_dependency.min(retry)
+        }
+        Err(_) => retry,
     };
     report(
         &ks,
@@ -306,20 +332,47 @@ async fn source_artifact(
     ctx: &Context,
 ) -> Result<keelson_api::meta::Artifact, Failure> {
     let source = &ks.spec.source_ref;
-    if source.kind != "GitRepository" {
-        return Err(Failure {
+    let ns = ks.source_namespace().unwrap_or_default();
+    match source.kind.as_str() {
+        "GitRepository" => {
+            artifact_of::<GitRepository>(ctx, &ns, &source.name, |r| {
+                r.status.and_then(|s| s.artifact)
+            })
+            .await
+        }
+        "OCIRepository" => {
+            artifact_of::<OCIRepository>(ctx, &ns, &source.name, |r| {
+                r.status.and_then(|s| s.artifact)
+            })
+            .await
+        }
+        other => Err(Failure {
             reason: reasons::ARTIFACT_FAILED,
             message: format!(
-                "source kind '{}' is not supported by keelson yet (only GitRepository)",
-                source.kind
+                "source kind '{other}' is not supported by keelson yet (GitRepository and OCIRepository are)"
             ),
             stalled: true,
-        });
+        }),
     }
-    let ns = ks.source_namespace().unwrap_or_default();
-    let repos: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &ns);
-    let repo = repos
-        .get_opt(&source.name)
+}
+
+/// The artifact of source `K` `ns/name`, with Flux's messages when it is missing or not ready.
+async fn artifact_of<K>(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    artifact: impl FnOnce(K) -> Option<keelson_api::meta::Artifact>,
+) -> Result<keelson_api::meta::Artifact, Failure>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let kind = K::kind(&());
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let object = api
+        .get_opt(name)
         .await
         .map_err(|e| {
             Failure::new(
@@ -330,16 +383,13 @@ async fn source_artifact(
         .ok_or_else(|| {
             Failure::new(
                 reasons::ARTIFACT_FAILED,
-                format!("Source 'GitRepository/{ns}/{}' not found", source.name),
+                format!("Source '{kind}/{ns}/{name}' not found"),
             )
         })?;
-    repo.status.and_then(|s| s.artifact).ok_or_else(|| {
+    artifact(object).ok_or_else(|| {
         Failure::new(
             reasons::ARTIFACT_FAILED,
-            format!(
-                "Source 'GitRepository/{ns}/{}' is not ready, artifact not found",
-                source.name
-            ),
+            format!("Source '{kind}/{ns}/{name}' is not ready, artifact not found"),
         )
     })
 }
@@ -460,10 +510,12 @@ async fn fetch(
     let revision = artifact.revision.clone();
     tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&path).map_err(|e| {
-            Failure::new(
-                reasons::ARTIFACT_FAILED,
-                format!("failed to open artifact for revision {revision}: {e}"),
-            )
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("artifact for revision {revision} is not in storage yet (its source stores it again after a controller restart)")
+            } else {
+                format!("failed to open artifact for revision {revision}: {e}")
+            };
+            Failure::new(reasons::ARTIFACT_FAILED, message)
         })?;
         keelson_source::unpack(std::io::BufReader::new(file), &root).map_err(|e| {
             Failure::new(

@@ -31,7 +31,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use context::Context;
+pub use context::{Context, RunSettings, Shutdown, Synced, never};
+
+/// Reconciles of one kind at a time when `--concurrent` is not given (Flux's
+/// kustomize-controller and helm-controller default).
+pub const DEFAULT_CONCURRENT: u16 = 4;
 
 /// Settings of the controller process.
 #[derive(Debug, Clone)]
@@ -52,6 +56,8 @@ pub struct ControllerConfig {
     /// ServiceAccount impersonated by Kustomizations that name none (Flux's
     /// `--default-service-account`, enforcing multi-tenancy).
     pub default_service_account: Option<String>,
+    /// Concurrency, label selector, shutdown and sync reporting of the reconcilers.
+    pub run: RunSettings,
 }
 
 impl Default for ControllerConfig {
@@ -66,6 +72,7 @@ impl Default for ControllerConfig {
             namespace: None,
             kube_config: None,
             default_service_account: None,
+            run: RunSettings::default(),
         }
     }
 }
@@ -87,7 +94,8 @@ pub enum RunError {
     },
 }
 
-/// Runs the reconcilers and the artifact server until the future is dropped.
+/// Runs the reconcilers and the artifact server until `config.run.shutdown` resolves (then
+/// returns once running reconciles have finished) or the future is dropped.
 pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), RunError> {
     let listener = tokio::net::TcpListener::bind(config.storage_addr)
         .await
@@ -103,8 +111,13 @@ pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), R
     });
     let storage = keelson_source::Storage::new(&config.storage_path, advertise)?;
     let router = keelson_source::server::artifact_router(storage.root().to_path_buf());
+    let shutdown = config.run.shutdown.clone();
     let server = async move {
-        if let Err(err) = axum::serve(listener, router).await {
+        // Artifacts stay served until the reconcilers are asked to stop.
+        if let Err(err) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(%err, "artifact server stopped");
         }
     };
@@ -116,6 +129,9 @@ pub async fn run(client: kube::Client, config: ControllerConfig) -> Result<(), R
     );
     ctx.kube_config = config.kube_config.clone();
     ctx.default_service_account = config.default_service_account.clone();
+    ctx.run = config.run.clone();
+    // The six reconcilers below report their first list to `synced`.
+    ctx.run.synced.expect(6);
     let ctx = Arc::new(ctx);
     let charts = Arc::new(chartsource::ArtifactSource::new(ctx.clone()));
     tokio::join!(

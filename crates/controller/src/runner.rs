@@ -25,7 +25,14 @@ use tracing::Instrument as _;
 /// A controller over `api` whose objects trigger a reconcile when created, when their spec
 /// changes (generation), when an annotation changes (`reconcile.fluxcd.io/requestedAt`, …), when
 /// their deletion starts and when they are deleted — not when only their status changes.
-pub(crate) fn controller_for<K>(api: Api<K>) -> Controller<K>
+///
+/// It runs `settings.concurrent` reconciles at a time, watches only objects matching
+/// `settings.label_selector`, reports its first full list to `settings.synced`, and shuts down
+/// gracefully (no new reconciles, running ones finish) when `settings.shutdown` resolves.
+pub(crate) fn controller_for<K>(
+    api: Api<K>,
+    settings: &crate::context::RunSettings,
+) -> Controller<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -37,7 +44,12 @@ where
 {
     let (reader, writer) = reflector::store();
     let mut last: HashMap<(Option<String>, String), u64> = HashMap::new();
-    let objects = watcher(api, watcher::Config::default())
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &settings.label_selector {
+        config = config.labels(selector);
+    }
+    let synced = settings.synced.clone();
+    let objects = watcher(api, config)
         .default_backoff()
         .reflect(writer)
         .filter_map(move |event| {
@@ -51,12 +63,18 @@ where
                     last.remove(&(object.namespace(), object.name_any()));
                     Some(Ok(object))
                 }
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Ok(watcher::Event::InitDone) => {
+                    synced.mark(&K::kind(&()));
+                    None
+                }
+                Ok(watcher::Event::Init) => None,
                 Err(err) => Some(Err(err)),
             };
             std::future::ready(passed)
         });
     Controller::for_stream(objects, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(settings.concurrent))
+        .graceful_shutdown_on(settings.shutdown.clone())
 }
 
 /// What a change must touch to trigger a reconcile.

@@ -12,108 +12,22 @@
 mod common;
 mod helm_common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use keelson_api::{HelmChart, HelmRelease, HelmRepository, condition};
-use keelson_testsupport::{TestNamespace, apply, eventually, tool};
+use keelson_testsupport::charts::{ChartServer, demo_repository};
+use keelson_testsupport::{TestNamespace, apply, eventually};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use helm_common::{WAIT, cm_message, helm_json, ready_of, release_ready, run, start_controller};
 
-/// `testenv/helmrepo.py` serving a directory; killed (by its pid) when dropped.
-struct ChartServer {
-    child: Child,
-    port: u16,
-}
-
-impl ChartServer {
-    fn start(root: &Path, auth: Option<(&str, &str)>) -> Self {
-        Self::start_with(root, auth, None)
-    }
-
-    /// With `tls` (a folder holding server.crt and server.key) it speaks HTTPS.
-    fn start_with(root: &Path, auth: Option<(&str, &str)>, tls: Option<&Path>) -> Self {
-        let script = keelson_testsupport::workspace_root().join("testenv/helmrepo.py");
-        let mut cmd = Command::new("python3");
-        cmd.arg(script).arg(root);
-        if let Some((user, password)) = auth {
-            cmd.args(["--user", user, "--password", password]);
-        }
-        if let Some(dir) = tls {
-            cmd.arg("--cert").arg(dir.join("server.crt"));
-            cmd.arg("--key").arg(dir.join("server.key"));
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("helmrepo.py prints its port");
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for ChartServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The demo chart at `version`, its default message set to `message`, in a new folder.
-fn demo_chart(version: &str, message: &str) -> tempfile::TempDir {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../release/tests/charts/demo");
-    let dir = tempfile::tempdir().unwrap();
-    run(Command::new("cp")
-        .arg("-r")
-        .arg(&src)
-        .arg(dir.path().join("demo")));
-    let chart_yaml = dir.path().join("demo/Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).unwrap();
-    std::fs::write(
-        &chart_yaml,
-        text.replace("version: 0.1.0", &format!("version: {version}")),
-    )
-    .unwrap();
-    let values = dir.path().join("demo/values.yaml");
-    let text = std::fs::read_to_string(&values).unwrap();
-    std::fs::write(
-        &values,
-        text.replace("message: hello", &format!("message: {message}")),
-    )
-    .unwrap();
-    dir
-}
-
 /// A chart repository folder made by the real helm: demo 0.1.0 and 0.2.0, and its index.
 fn chart_repository() -> tempfile::TempDir {
-    let repo = tempfile::tempdir().unwrap();
-    for (version, message) in [("0.1.0", "hello v1"), ("0.2.0", "hello v2")] {
-        let chart = demo_chart(version, message);
-        run(Command::new(tool("helm"))
-            .arg("package")
-            .arg(chart.path().join("demo"))
-            .arg("-d")
-            .arg(repo.path()));
-    }
-    run(Command::new(tool("helm"))
-        .arg("repo")
-        .arg("index")
-        .arg(repo.path()));
-    repo
+    demo_repository(&[("0.1.0", "hello v1"), ("0.2.0", "hello v2")])
 }
 
 async fn secret(ns: &TestNamespace, name: &str, data: &[(&str, &str)]) {
@@ -441,7 +355,7 @@ async fn https_repository_trusts_the_ca_of_cert_secret_ref() {
     let repo_dir = chart_repository();
     let tls = certificates();
     let server = ChartServer::start_with(repo_dir.path(), None, Some(tls.path()));
-    let url = format!("https://127.0.0.1:{}", server.port);
+    let url = format!("https://127.0.0.1:{}", server.port());
     let (controller, _storage) = start_controller(&ns).await;
     let repos: Api<HelmRepository> = ns.api();
     let ca = std::fs::read_to_string(tls.path().join("ca.crt")).unwrap();

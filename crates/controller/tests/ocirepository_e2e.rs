@@ -7,7 +7,9 @@
 //! chart layer (byte-identical to the pushed package); a missing tag, an unmatched semver range
 //! and an invalid URL → Ready=False with Flux's reasons; a HelmRelease with `chartRef:
 //! OCIRepository` installs and upgrades when a higher tag is pushed; credentials from a
-//! `kubernetes.io/dockerconfigjson` Secret (a wrong password fails without being shown).
+//! `kubernetes.io/dockerconfigjson` Secret (a wrong password fails without being shown); a
+//! Kustomization whose `sourceRef` is an OCIRepository applies a manifests artifact pushed by the
+//! real `flux push artifact`, and follows a new tag.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helm_common;
@@ -19,6 +21,7 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use keelson_api::{HelmRelease, OCIRepository, condition};
+use keelson_testsupport::charts::demo_chart;
 use keelson_testsupport::{Registry, TestNamespace, apply, eventually, tool};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -30,27 +33,10 @@ const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// The demo chart at `version` with its default message set to `message`, packaged by the real
 /// `helm package`; returns the folder and the `.tgz` path.
 fn packaged_demo(version: &str, message: &str) -> (tempfile::TempDir, PathBuf) {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../release/tests/charts/demo");
-    let dir = tempfile::tempdir().unwrap();
-    let chart = dir.path().join("demo");
-    run(Command::new("cp").arg("-r").arg(&src).arg(&chart));
-    let chart_yaml = chart.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).unwrap();
-    std::fs::write(
-        &chart_yaml,
-        text.replace("version: 0.1.0", &format!("version: {version}")),
-    )
-    .unwrap();
-    let values = chart.join("values.yaml");
-    let text = std::fs::read_to_string(&values).unwrap();
-    std::fs::write(
-        &values,
-        text.replace("message: hello", &format!("message: {message}")),
-    )
-    .unwrap();
+    let dir = demo_chart(version, message);
     run(Command::new(tool("helm"))
         .arg("package")
-        .arg(&chart)
+        .arg(dir.path().join("demo"))
         .arg("-d")
         .arg(dir.path()));
     let tgz = dir.path().join(format!("demo-{version}.tgz"));
@@ -515,6 +501,118 @@ async fn helmrelease_chart_from_an_oci_helmrepository() {
             "HelmChart '{}/{chart_name}' is not ready: invalid chart reference: failed to get chart version for remote reference: no 'demo' chart with version matching '9.9.9' found",
             ns.name()
         )
+    );
+    controller.abort();
+}
+
+/// `flux push artifact` (the real flux CLI) of a folder of manifests to `<registry>/<repo>:<tag>`.
+fn flux_push(registry: &Registry, repo: &str, tag: &str, dir: &std::path::Path) {
+    run(Command::new(tool("flux"))
+        .arg("push")
+        .arg("artifact")
+        .arg(format!("{}:{tag}", registry.url(repo)))
+        .arg("--path")
+        .arg(dir)
+        .args(["--source", "https://example.invalid/fleet.git"])
+        .args([
+            "--revision",
+            &format!("{tag}@sha1:0123456789abcdef0123456789abcdef01234567"),
+        ])
+        .arg("--insecure-registry"));
+}
+
+fn write_manifests(dir: &std::path::Path, greeting: &str) {
+    std::fs::write(
+        dir.join("cm.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-oci\ndata:\n  greeting: {greeting}\n"),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn kustomization_applies_an_ocirepository_artifact_pushed_by_flux() {
+    let ns = TestNamespace::create("oci-ks").await;
+    let registry = Registry::start();
+    let manifests = tempfile::tempdir().unwrap();
+    write_manifests(manifests.path(), "v1");
+    flux_push(&registry, "manifests/app", "v1", manifests.path());
+    let (controller, _storage) = start_controller(&ns).await;
+    let repos: Api<OCIRepository> = ns.api();
+    oci_repository(
+        &ns,
+        "app",
+        json!({"url": registry.url("manifests/app"), "insecure": true, "interval": "10m",
+               "ref": {"tag": "v1"}}),
+    )
+    .await;
+    let repo = repo_ready(&repos, "app", |r| r.starts_with("v1@sha256:")).await;
+    let revision = repo.status.unwrap().artifact.unwrap().revision;
+    let kustomizations: Api<keelson_api::Kustomization> = ns.api();
+    apply(
+        &kustomizations,
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": "app"},
+               "spec": {"interval": "10m", "path": "./", "prune": true, "targetNamespace": ns.name(),
+                        "sourceRef": {"kind": "OCIRepository", "name": "app"}}}),
+    )
+    .await;
+    let ks = eventually("the Kustomization Ready at the OCI revision", WAIT, || {
+        let api = kustomizations.clone();
+        let revision = revision.clone();
+        async move {
+            let ks = api.get("app").await.ok()?;
+            let status = ks.status.as_ref()?;
+            (condition::is_true(&status.conditions, "Ready")
+                && status.last_applied_revision.as_deref() == Some(revision.as_str()))
+            .then_some(ks)
+        }
+    })
+    .await;
+    let status = ks.status.unwrap();
+    let ready = condition::get(&status.conditions, "Ready").unwrap();
+    assert_eq!(ready.message, format!("Applied revision: {revision}"));
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = ns.api();
+    let cm = cms.get("from-oci").await.unwrap();
+    assert_eq!(cm.data.unwrap()["greeting"], "v1");
+    assert_eq!(
+        cm.metadata.labels.unwrap()["kustomize.toolkit.fluxcd.io/name"],
+        "app"
+    );
+
+    // A new tag: the OCIRepository's new artifact triggers the Kustomization.
+    write_manifests(manifests.path(), "v2");
+    flux_push(&registry, "manifests/app", "v2", manifests.path());
+    repos
+        .patch(
+            "app",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"ref": {"tag": "v2"}}})),
+        )
+        .await
+        .unwrap();
+    eventually("the v2 ConfigMap", WAIT, || {
+        let cms = cms.clone();
+        async move {
+            let cm = cms.get("from-oci").await.ok()?;
+            (cm.data?.get("greeting")? == "v2").then_some(())
+        }
+    })
+    .await;
+
+    // A source kind keelson does not serve yet is refused clearly, and stalls.
+    apply(
+        &kustomizations,
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+               "metadata": {"name": "from-bucket"},
+               "spec": {"interval": "10m", "path": "./", "prune": true,
+                        "sourceRef": {"kind": "Bucket", "name": "b"}}}),
+    )
+    .await;
+    let (reason, message) = not_ready(&kustomizations, "from-bucket").await;
+    assert_eq!(reason, "ArtifactFailed");
+    assert!(
+        message.contains("source kind 'Bucket' is not supported"),
+        "{message}"
     );
     controller.abort();
 }

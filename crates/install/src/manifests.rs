@@ -21,6 +21,8 @@ pub const PART_OF: &str = "keelson";
 pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
 /// The port of the artifact server inside the pod.
 pub const ARTIFACT_PORT: u16 = 9090;
+/// Port of the health probes (`/healthz`, `/readyz`), as Flux's controllers.
+pub const HEALTH_PORT: u16 = 9440;
 
 /// What to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,11 +243,13 @@ fn deployment(options: &InstallOptions) -> Value {
         labels.extend(sel.clone());
     }
     let advertise = format!("{CONTROLLER_NAME}.{}.svc.cluster.local.", options.namespace);
-    let probe = json!({
-        "tcpSocket": { "port": "http" },
-        "initialDelaySeconds": 2,
-        "periodSeconds": 10,
-    });
+    let probe = |path: &str| {
+        json!({
+            "httpGet": { "path": path, "port": "healthz" },
+            "initialDelaySeconds": 2,
+            "periodSeconds": 10,
+        })
+    };
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -261,7 +265,8 @@ fn deployment(options: &InstallOptions) -> Value {
                 "metadata": { "labels": pod_labels },
                 "spec": {
                     "serviceAccountName": CONTROLLER_NAME,
-                    "terminationGracePeriodSeconds": 10,
+                    // Running reconciles get --graceful-shutdown-timeout (30s) to finish.
+                    "terminationGracePeriodSeconds": 60,
                     "securityContext": {
                         "runAsNonRoot": true,
                         "runAsUser": 65534,
@@ -280,13 +285,18 @@ fn deployment(options: &InstallOptions) -> Value {
                             format!("--storage-adv-addr={advertise}"),
                             "--log-encoding=json",
                             format!("--log-level={}", options.log_level),
+                            "--enable-leader-election",
+                            format!("--health-addr=:{HEALTH_PORT}"),
                         ],
                         "env": [
                             { "name": "RUNTIME_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
                         ],
-                        "ports": [{ "name": "http", "containerPort": ARTIFACT_PORT, "protocol": "TCP" }],
-                        "readinessProbe": probe,
-                        "livenessProbe": probe,
+                        "ports": [
+                            { "name": "http", "containerPort": ARTIFACT_PORT, "protocol": "TCP" },
+                            { "name": "healthz", "containerPort": HEALTH_PORT, "protocol": "TCP" },
+                        ],
+                        "readinessProbe": probe("/readyz"),
+                        "livenessProbe": probe("/healthz"),
                         "resources": {
                             "requests": { "cpu": "50m", "memory": "64Mi" },
                             "limits": { "cpu": "1", "memory": "1Gi" },

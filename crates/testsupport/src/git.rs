@@ -40,6 +40,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// A `git-daemon` exporting every repository under a directory; stopped when dropped.
 pub struct GitDaemon {
     child: std::process::Child,
+    host: std::net::Ipv4Addr,
     port: u16,
 }
 
@@ -49,12 +50,22 @@ impl GitDaemon {
     /// # Panics
     /// If the daemon cannot start.
     pub fn serve(base: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
+        Self::serve_on(base, std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// Serves `base` on a free port of `host`, an address of this machine (the real node's
+    /// bridge gateway, for Pods), and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// If the daemon cannot start.
+    pub fn serve_on(base: &Path, host: std::net::Ipv4Addr) -> Self {
+        let port = std::net::TcpListener::bind((host, 0))
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("no free port: {e}"));
+            .unwrap_or_else(|e| panic!("no free port on {host}: {e}"));
         let child = crate::git_daemon()
-            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .args(["--reuseaddr", "--export-all"])
+            .arg(format!("--listen={host}"))
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
             .arg(base)
@@ -63,17 +74,17 @@ impl GitDaemon {
             .spawn()
             .unwrap_or_else(|e| panic!("git-daemon did not start: {e}"));
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if std::net::TcpStream::connect((host, port)).is_ok() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, port }
+        Self { child, host, port }
     }
 
     /// The `git://` URL of `repo` (a path relative to the served directory).
     pub fn url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}", self.port)
+        format!("git://{}:{}/{repo}", self.host, self.port)
     }
 }
 
@@ -86,10 +97,17 @@ impl Drop for GitDaemon {
 
 /// A served bare repository `repo.git` and a work tree whose `origin` it is.
 pub struct TestRepo {
-    daemon: GitDaemon,
+    server: Served,
     work: PathBuf,
-    // Last: dropped after the daemon stopped.
+    // Last: dropped after the server stopped.
     _dir: tempfile::TempDir,
+}
+
+/// What serves a [`TestRepo`].
+enum Served {
+    Daemon(GitDaemon),
+    /// The full set; the repository is `repo.git` under its repositories' directory.
+    Servers(Box<GitServers>),
 }
 
 impl TestRepo {
@@ -98,6 +116,14 @@ impl TestRepo {
     /// # Panics
     /// If the temporary directory, git or the daemon fail.
     pub fn new() -> Self {
+        Self::served_on(std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// An empty repository served by `git-daemon` on `host` (see [`GitDaemon::serve_on`]).
+    ///
+    /// # Panics
+    /// If the temporary directory, git or the daemon fail.
+    pub fn served_on(host: std::net::Ipv4Addr) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
         let bare = dir.path().join("repo.git");
         git(
@@ -111,17 +137,45 @@ impl TestRepo {
             &work,
             &["remote", "add", "origin", &bare.display().to_string()],
         );
-        let daemon = GitDaemon::serve(dir.path());
+        let daemon = GitDaemon::serve_on(dir.path(), host);
         Self {
-            daemon,
+            server: Served::Daemon(daemon),
             work,
             _dir: dir,
         }
     }
 
-    /// The repository's `git://` URL.
+    /// An empty repository served over smart HTTP (and the rest of [`GitServers`]) — what a
+    /// client that refuses `git://` (the `flux` CLI) needs.
+    ///
+    /// # Panics
+    /// If the temporary directory, git or the servers fail.
+    pub fn over_http() -> Self {
+        let servers = GitServers::start();
+        servers.create("repo");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("mkdir work: {e}"));
+        git(&work, &["init", "-q"]);
+        let bare = servers.repos().join("repo.git");
+        git(
+            &work,
+            &["remote", "add", "origin", &bare.display().to_string()],
+        );
+        Self {
+            server: Served::Servers(Box::new(servers)),
+            work,
+            _dir: dir,
+        }
+    }
+
+    /// The repository's URL: `git://` from [`TestRepo::new`], public `http://` from
+    /// [`TestRepo::over_http`].
     pub fn url(&self) -> String {
-        self.daemon.url("repo.git")
+        match &self.server {
+            Served::Daemon(daemon) => daemon.url("repo.git"),
+            Served::Servers(servers) => servers.http_url("public", "repo"),
+        }
     }
 
     /// The work tree.

@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+pub mod charts;
 pub mod git;
 mod registry;
 

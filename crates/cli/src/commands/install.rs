@@ -16,6 +16,10 @@ pub struct ComponentArgs {
     /// The controller image (default: ghcr.io/keelson/keelson:<this version>).
     #[arg(long)]
     pub image: Option<String>,
+    /// The registry to take the controller image from: `<registry>/keelson:<this version>`
+    /// (as `flux install --registry`).
+    #[arg(long, conflicts_with = "image")]
+    pub registry: Option<String>,
     /// The ClusterRole the controller applies with when a Kustomization names no service
     /// account; `none` binds none, so Kustomizations must name one.
     #[arg(long, default_value = "cluster-admin")]
@@ -29,7 +33,14 @@ impl ComponentArgs {
     /// The library's install options.
     pub fn options(&self, namespace: &str) -> InstallOptions {
         let mut options = InstallOptions::in_namespace(namespace);
-        if let Some(image) = &self.image {
+        let from_registry = self.registry.as_ref().map(|r| {
+            format!(
+                "{}/keelson:{}",
+                r.trim_end_matches('/'),
+                env!("CARGO_PKG_VERSION")
+            )
+        });
+        if let Some(image) = self.image.as_ref().or(from_registry.as_ref()) {
             image.clone_into(&mut options.image);
             // The version label follows the image tag when there is one.
             if let Some((_, tag)) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {

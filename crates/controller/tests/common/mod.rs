@@ -40,6 +40,7 @@ pub async fn spawn_controller(
         namespace: Some(ns.name().to_string()),
         kube_config: Some(keelson_testsupport::config().await),
         default_service_account: None,
+        ..Default::default()
     };
     tokio::spawn(keelson_controller::run(ns.client(), config))
 }
