@@ -248,8 +248,24 @@ async fn flux_and_helm_drive_helm_releases() {
 
     // `helm rollback` by hand: the release is no longer the one keelson made (Flux calls it
     // unmanaged), so the next reconcile upgrades back to the desired values.
+    // Helm 4 rolls back with server-side apply: the fields keelson applied belong to the field
+    // manager `helm-controller` (as under Flux 2.9), so a plain rollback conflicts and the user
+    // forces it.
     let r = c.helm(&["rollback", "demo", "1"]).await;
-    c.ok("helm rollback", &r, &["Rollback was a success"]);
+    assert_eq!(r.code, 1, "a plain rollback conflicts:\n{}", r.text());
+    assert!(
+        r.text().contains("conflict with \"helm-controller\""),
+        "{}",
+        r.text()
+    );
+    let r = c
+        .helm(&["rollback", "demo", "1", "--force-conflicts"])
+        .await;
+    c.ok(
+        "helm rollback --force-conflicts",
+        &r,
+        &["Rollback was a success"],
+    );
     assert_eq!(
         greeting(&c).await.as_deref(),
         Some("from-flux"),
@@ -266,9 +282,11 @@ async fn flux_and_helm_drive_helm_releases() {
     })
     .await;
     let h = history(&c).await;
+    // upgraded+1: helm's failed (conflicting) rollback, +2: the forced one, +3: keelson's upgrade.
+    assert!(h.contains(&(upgraded + 1, "failed".to_string())), "{h:?}");
     assert_eq!(
         h.last().unwrap().0,
-        upgraded + 2,
+        upgraded + 3,
         "rollback, then keelson's upgrade: {h:?}"
     );
     assert_eq!(h.last().unwrap().1, "deployed");
