@@ -338,6 +338,7 @@ fn jittered(period: Duration) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     fn config(lease: u64, renew: u64, retry: u64) -> LeaseConfig {

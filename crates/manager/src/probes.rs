@@ -136,6 +136,7 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
