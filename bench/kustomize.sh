@@ -40,6 +40,10 @@ fi
 corpus=$(cd "${KEELSON_SHARED:-$root/../shared}/corpus" && pwd)
 small="$corpus/flux-repos/flux2-kustomize-helm-example/apps/staging"
 large="$corpus/flux-repos/flux-local-testdata/tests/testdata/cluster9/clusters/dev/flux-system"
+# keelson build reads nothing outside its root, by default the Git work tree around DIR; the
+# corpus copies are no Git work trees, so the root is given: each input's repository folder.
+small_root="$corpus/flux-repos/flux2-kustomize-helm-example"
+large_root="$corpus/flux-repos/flux-local-testdata"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 flags="--load-restrictor LoadRestrictionsNone"
 runs=${BENCH_RUNS:-20}
@@ -53,9 +57,12 @@ rss() {
 echo "keelson: ${keelson[*]} ($mode)   kustomize: $("$bin/kustomize" version)   $(nproc) CPUs, load average$(uptime | sed 's/.*load average://')"
 for name in small large; do
   dir=${!name}
+  root_var=${name}_root
+  kflags=$flags
+  if [[ $mode == cli ]]; then kflags="$flags --root ${!root_var}"; fi
   hyperfine -N -w 3 -r "$runs" --export-json "$work/$name.json" \
-    -n keelson "${keelson[*]} $flags $dir" -n kustomize "$bin/kustomize build $flags $dir" >/dev/null
-  krss=$(rss "${keelson[@]}" $flags "$dir")
+    -n keelson "${keelson[*]} $kflags $dir" -n kustomize "$bin/kustomize build $flags $dir" >/dev/null
+  krss=$(rss "${keelson[@]}" $kflags "$dir")
   zrss=$(rss "$bin/kustomize" build $flags "$dir")
   python3 - "$work/$name.json" "$name" "$krss" "$zrss" "${dir#"$corpus"/}" <<'PY'
 import json, sys
