@@ -51,14 +51,29 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<Exit> {
             Restrictor::LoadRestrictionsNone => LoadRestrictor::None,
         },
     };
-    let root = match &args.root {
-        Some(root) => root.clone(),
-        None => default_root(&args.dir)?,
+    let (root, why) = match &args.root {
+        Some(root) => (root.clone(), None),
+        None => {
+            let (root, why) = default_root(&args.dir)?;
+            (root, Some(why))
+        }
     };
     let fs = RealFs::new(&root)
         .with_context(|| format!("failed to read the root {}", root.display()))?;
-    let yaml = keelson_kustomize::build_yaml(&fs, &args.dir, &options)
-        .with_context(|| format!("failed to build {}", args.dir.display()))?;
+    let yaml = keelson_kustomize::build_yaml(&fs, &args.dir, &options).map_err(|e| {
+        let outside = why.filter(|_| outside_root(&e));
+        let error = anyhow::Error::new(e);
+        match outside {
+            // Say where the default root came from and how to widen it: a copy that is no
+            // Git work tree otherwise refuses its own `../base`.
+            Some(why) => error.context(format!(
+                "failed to build {}: nothing outside {} is read ({why}); pass --root DIR to allow more",
+                args.dir.display(),
+                root.display()
+            )),
+            None => error.context(format!("failed to build {}", args.dir.display())),
+        }
+    })?;
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(yaml.as_bytes())
@@ -69,16 +84,32 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<Exit> {
 /// The folder a build of `dir` is confined to when `--root` is not given: the Git work tree
 /// around it (so `../base` resolves, and a checkout's symlinks cannot reach the runner's files),
 /// else the current directory when it holds `dir`, else `dir` itself.
-fn default_root(dir: &Path) -> anyhow::Result<PathBuf> {
+/// Returns the root and why it is that one.
+fn default_root(dir: &Path) -> anyhow::Result<(PathBuf, &'static str)> {
     let real =
         std::fs::canonicalize(dir).with_context(|| format!("{} does not exist", dir.display()))?;
     if let Some(tree) = super::diff::git_work_tree(&real) {
-        return Ok(tree);
+        return Ok((tree, "the Git work tree around it"));
     }
     if let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize)
         && real.starts_with(&cwd)
     {
-        return Ok(cwd);
+        return Ok((cwd, "the current directory, which holds it"));
     }
-    Ok(real)
+    Ok((
+        real,
+        "the folder itself: neither a Git work tree nor the current directory holds it",
+    ))
+}
+
+/// Whether a build failed because a file lies outside the root (kustomize's "security" error).
+fn outside_root(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.to_string().contains("is not in or below") {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
